@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TroubleshooterConfig(AppConfig):
+    name = "troubleshooter"
+    verbose_name = "Troubleshooter"

@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import path
+
+from troubleshooter import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "troubleshooter.views.page_not_found"
+handler500 = "troubleshooter.views.server_error"

@@ -1,0 +1,21 @@
+"""Site-wide pages: the home page and the error handlers."""
+
+from django.http import HttpResponseNotFound, HttpResponseServerError
+from django.shortcuts import render
+from django.template import loader
+from django.views.decorators.http import require_safe
+
+
+@require_safe
+def home(request):
+    return render(request, "home.html")
+
+
+def page_not_found(request, exception):
+    # Rendered without a request context so a broken database or a failing
+    # context processor cannot turn a 404 into a 500.
+    return HttpResponseNotFound(loader.get_template("404.html").render())
+
+
+def server_error(request):
+    return HttpResponseServerError(loader.get_template("500.html").render())
