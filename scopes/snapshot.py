@@ -243,7 +243,9 @@ def from_records(records: Iterable[Mapping[str, Any]], version: int = 0) -> Snap
             parts[kind][endpoint.label] = endpoint
         elif kind == "operation":
             parts[kind][record["slug"]] = OperationInfo(
-                slug=record["slug"], ui_only=record["ui_only"], **_requirement_fields(record)
+                slug=record["slug"],
+                ui_only=record["ui_only"],
+                **_requirement_fields(record),
             )
         elif kind == "role":
             parts[kind][record["slug"]] = RoleInfo(

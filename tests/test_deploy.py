@@ -28,7 +28,9 @@ def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def test_check_deploy_passes_in_production_mode():
-    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    result = run_manage(
+        "check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV
+    )
 
     assert result.returncode == 0, result.stderr + result.stdout
 
@@ -51,8 +53,6 @@ def test_start_up_stops_on_bad_configuration(override, message):
 
 
 def test_no_migrations_are_pending():
-    result = run_manage(
-        "makemigrations", "--check", "--dry-run", env={"DEBUG": "1"}
-    )
+    result = run_manage("makemigrations", "--check", "--dry-run", env={"DEBUG": "1"})
 
     assert result.returncode == 0, result.stdout + result.stderr

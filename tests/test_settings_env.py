@@ -18,8 +18,14 @@ from troubleshooter.env import (
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("1", True), ("true", True), ("ON", True), ("0", False), ("False", False),
-     ("off", False)],
+    [
+        ("1", True),
+        ("true", True),
+        ("ON", True),
+        ("0", False),
+        ("False", False),
+        ("off", False),
+    ],
 )
 def test_env_bool_accepts_the_usual_words(raw, expected):
     assert env_bool("DEBUG", default=not expected, environ={"DEBUG": raw}) is expected
@@ -37,7 +43,9 @@ def test_env_bool_rejects_anything_else_naming_the_variable(raw):
 
 
 def test_env_int_accepts_whole_numbers_and_rejects_the_rest():
-    assert env_int("SECURE_HSTS_SECONDS", 0, environ={"SECURE_HSTS_SECONDS": "60"}) == 60
+    assert (
+        env_int("SECURE_HSTS_SECONDS", 0, environ={"SECURE_HSTS_SECONDS": "60"}) == 60
+    )
     for raw in ["-1", "1.5", "a year"]:
         with pytest.raises(ImproperlyConfigured, match="SECURE_HSTS_SECONDS"):
             env_int("SECURE_HSTS_SECONDS", 0, environ={"SECURE_HSTS_SECONDS": raw})
@@ -88,7 +96,11 @@ def test_database_accepts_a_postgres_url(scheme):
     config = env_database("DATABASE_URL", Path("x"), environ={"DATABASE_URL": url})
 
     assert config["ENGINE"] == "django.db.backends.postgresql"
-    assert (config["HOST"], config["PORT"], config["NAME"]) == ("db.internal", 5433, "scopes")
+    assert (config["HOST"], config["PORT"], config["NAME"]) == (
+        "db.internal",
+        5433,
+        "scopes",
+    )
     assert config["USER"] == "alice"
 
 

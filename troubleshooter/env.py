@@ -45,9 +45,7 @@ def env_bool(
     )
 
 
-def env_int(
-    name: str, default: int, environ: Mapping[str, str] | None = None
-) -> int:
+def env_int(name: str, default: int, environ: Mapping[str, str] | None = None) -> int:
     value = _raw(name, environ)
     if value is None:
         return default
