@@ -1,0 +1,309 @@
+"""The OpenAPI 3.1 description of the JSON API.
+
+Written by hand to match api.py; tests validate live responses against these
+schemas, so a change to one without the other fails the suite.
+"""
+
+from __future__ import annotations
+
+KEY_TYPES = ["admin", "workspace_user", "workspace_service"]
+STRING_LIST = {"type": "array", "items": {"type": "string"}}
+SCOPE_SETS = {"type": "array", "items": STRING_LIST}
+
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": "string"},
+                "suggestions": STRING_LIST,
+            },
+        }
+    },
+}
+
+CHECK_RESULT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "allowed",
+        "verdict",
+        "endpoint",
+        "key_type_ok",
+        "required",
+        "missing",
+        "reasons",
+        "fix",
+        "share_url",
+    ],
+    "properties": {
+        "allowed": {"type": "boolean"},
+        "verdict": {"enum": ["allowed", "denied", "unknown"]},
+        "endpoint": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["method", "path", "plane"],
+            "properties": {
+                "method": {"type": "string"},
+                "path": {"type": "string"},
+                "plane": {"enum": ["data", "control"]},
+            },
+        },
+        "key_type_ok": {"type": "boolean"},
+        "required": SCOPE_SETS,
+        "missing": SCOPE_SETS,
+        "reasons": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+        "fix": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["summary", "steps"],
+            "properties": {"summary": {"type": "string"}, "steps": STRING_LIST},
+        },
+        "share_url": {"type": "string", "format": "uri"},
+    },
+}
+
+SCOPE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "name",
+        "description",
+        "group",
+        "key_types",
+        "enabled_at",
+        "legacy_twin",
+        "introduced_in",
+        "jwt_only",
+    ],
+    "properties": {
+        "name": {"type": "string", "pattern": "^[a-z_]+\\.[a-z_]+$"},
+        "description": {"type": "string"},
+        "group": {"type": "string"},
+        "key_types": {"type": "array", "items": {"enum": KEY_TYPES}},
+        "enabled_at": {"type": "string"},
+        "legacy_twin": {"type": ["string", "null"]},
+        "introduced_in": {"type": "string"},
+        "jwt_only": {"type": "boolean"},
+    },
+}
+
+ENDPOINT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "method",
+        "path",
+        "plane",
+        "summary",
+        "area",
+        "key_types",
+        "required",
+        "admin_needs_workspace_id",
+        "enterprise_only",
+        "provenance",
+        "source_url",
+        "verified_on",
+        "notes",
+    ],
+    "properties": {
+        "method": {"type": "string"},
+        "path": {"type": "string"},
+        "plane": {"enum": ["data", "control"]},
+        "summary": {"type": "string"},
+        "area": {"type": "string"},
+        "key_types": {"type": "array", "items": {"enum": KEY_TYPES}},
+        "required": SCOPE_SETS,
+        "admin_needs_workspace_id": {"type": "boolean"},
+        "enterprise_only": {"type": "boolean"},
+        "provenance": {"enum": ["documented", "inferred"]},
+        "source_url": {"type": "string"},
+        "verified_on": {"type": ["string", "null"], "format": "date"},
+        "notes": {"type": "string"},
+    },
+}
+
+
+def _list_of(name: str, item: dict) -> dict:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["count", name],
+        "properties": {
+            "count": {"type": "integer", "minimum": 0},
+            name: {"type": "array", "items": item},
+        },
+    }
+
+
+def _json(schema_ref: str, description: str) -> dict:
+    return {
+        "description": description,
+        "content": {
+            "application/json": {
+                "schema": {"$ref": f"#/components/schemas/{schema_ref}"}
+            }
+        },
+    }
+
+
+def _query(name: str, description: str, schema: dict, required: bool = False) -> dict:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": schema,
+    }
+
+
+def openapi_document(server_url: str) -> dict:
+    key_type_filter = _query(
+        "key_type", "Only items this key type may hold or call.", {"enum": KEY_TYPES}
+    )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Scope Doctor API",
+            "version": "1.0.0",
+            "description": (
+                "Diagnose Portkey 403 AB03 errors and read the scope reference. "
+                "Read-only; every response carries an ETag tied to the data version."
+            ),
+        },
+        "servers": [{"url": server_url.rstrip("/")}],
+        "paths": {
+            "/api/v1/check": {
+                "get": {
+                    "operationId": "check",
+                    "summary": "Diagnose one call: may this key call this endpoint?",
+                    "parameters": [
+                        _query(
+                            "method",
+                            "HTTP method; case does not matter. Defaults to GET.",
+                            {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE"]},
+                        ),
+                        _query(
+                            "path",
+                            "The path or full URL that was called.",
+                            {"type": "string", "minLength": 1},
+                            required=True,
+                        ),
+                        _query(
+                            "key_type",
+                            "The key type used; unknown if not given.",
+                            {"enum": [*KEY_TYPES, "unknown"]},
+                        ),
+                        _query(
+                            "scopes",
+                            "Comma-separated scopes the key holds; omit if unknown.",
+                            {"type": "string"},
+                        ),
+                        _query(
+                            "workspace_id",
+                            "Whether workspace_id was sent (its value is ignored).",
+                            {"type": "string"},
+                        ),
+                        _query(
+                            "context",
+                            "Where the call was made.",
+                            {
+                                "enum": [
+                                    "code",
+                                    "playground",
+                                    "prompt_studio",
+                                    "model_catalog",
+                                ]
+                            },
+                        ),
+                    ],
+                    "responses": {
+                        "200": _json("CheckResult", "The diagnosis."),
+                        "304": {"description": "Not modified (If-None-Match matched)."},
+                        "400": _json("Error", "A parameter is missing or malformed."),
+                        "404": _json("Error", "No known endpoint matches the path."),
+                    },
+                }
+            },
+            "/api/v1/scopes": {
+                "get": {
+                    "operationId": "listScopes",
+                    "summary": "Every scope, with where to turn it on.",
+                    "parameters": [
+                        key_type_filter,
+                        _query(
+                            "group",
+                            "Only scopes of this group.",
+                            {
+                                "enum": [
+                                    "organisation",
+                                    "workspace",
+                                    "integrations",
+                                    "resources",
+                                    "monitoring",
+                                    "inference",
+                                ]
+                            },
+                        ),
+                    ],
+                    "responses": {
+                        "200": _json("ScopeList", "The scopes."),
+                        "304": {"description": "Not modified."},
+                        "400": _json("Error", "A filter value is unknown."),
+                    },
+                }
+            },
+            "/api/v1/endpoints": {
+                "get": {
+                    "operationId": "listEndpoints",
+                    "summary": "The endpoint matrix with requirement alternatives.",
+                    "parameters": [
+                        key_type_filter,
+                        _query(
+                            "plane", "Only this plane.", {"enum": ["data", "control"]}
+                        ),
+                    ],
+                    "responses": {
+                        "200": _json("EndpointList", "The endpoints."),
+                        "304": {"description": "Not modified."},
+                        "400": _json("Error", "A filter value is unknown."),
+                    },
+                }
+            },
+            "/api/v1/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This description.",
+                    "responses": {"200": {"description": "OpenAPI 3.1 document."}},
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "CheckResult": CHECK_RESULT,
+                "Error": ERROR,
+                "Scope": SCOPE,
+                "Endpoint": ENDPOINT,
+                "ScopeList": _list_of("scopes", {"$ref": "#/components/schemas/Scope"}),
+                "EndpointList": _list_of(
+                    "endpoints", {"$ref": "#/components/schemas/Endpoint"}
+                ),
+            }
+        },
+    }
