@@ -1,0 +1,536 @@
+"""The reference data between the database, the file and the engine.
+
+``snapshot_records`` reads the database into the same record dicts the file
+holds; export writes them and ``current_snapshot`` builds the engine's
+snapshot from them, so both see exactly the same data. ``apply_entries`` is
+the other direction: it writes checked file entries into the database.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import threading
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import models, transaction
+from django.db.models import Prefetch
+
+from scopes import referencefile as rf
+from scopes.models import (
+    Cause,
+    DataVersion,
+    Endpoint,
+    ErrorCode,
+    KeyType,
+    Operation,
+    Role,
+    RoleStatement,
+    Scenario,
+    ScenarioCause,
+    Scope,
+    ScopeAlternative,
+)
+from scopes.signals import one_version_bump
+from scopes.snapshot import Snapshot, from_records
+
+logger = logging.getLogger(__name__)
+
+Record = dict[str, Any]
+VersionStamp = tuple[int, datetime.datetime | None]
+
+
+# -- Database to records ----------------------------------------------------
+
+
+def _slugs(name: str) -> Prefetch:
+    return Prefetch(name, queryset=KeyType.objects.only("slug").order_by())
+
+
+def _alternatives() -> Prefetch:
+    scope_names = Prefetch("scopes", queryset=Scope.objects.only("name").order_by())
+    return Prefetch(
+        "alternatives",
+        queryset=ScopeAlternative.objects.order_by("position", "id").prefetch_related(
+            scope_names
+        ),
+    )
+
+
+def _requirement_record(obj: Endpoint | Operation) -> Record:
+    return {
+        "summary": obj.summary,
+        "area": obj.area,
+        "key_types": sorted(kt.slug for kt in obj.key_types.all()),
+        "alternatives": [
+            sorted(scope.name for scope in alt.scopes.all())
+            for alt in obj.alternatives.all()
+        ],
+        "admin_needs_workspace_id": obj.admin_needs_workspace_id,
+        "enterprise_only": obj.enterprise_only,
+        "provenance": obj.provenance,
+        "source_url": obj.source_url,
+        "verified_on": obj.verified_on.isoformat() if obj.verified_on else None,
+        "notes": obj.notes,
+    }
+
+
+def snapshot_records() -> list[Record]:
+    """The whole database as reference-file records, in the file's order.
+
+    Runs a fixed number of queries (18) whatever the number of rows.
+    """
+    records: list[Record] = []
+
+    for kt in KeyType.objects.order_by():
+        records.append(
+            {
+                "kind": "key_type",
+                "slug": kt.slug,
+                "name": kt.name,
+                "family": kt.family,
+                "purpose": kt.purpose,
+                "facts": kt.fact_list,
+                "can_call_data_plane": kt.can_call_data_plane,
+                "can_run_ui_tests": kt.can_run_ui_tests,
+                "can_manage_api_keys": kt.can_manage_api_keys,
+            }
+        )
+
+    scopes = Scope.objects.order_by().select_related("legacy_twin")
+    for scope in scopes.prefetch_related(_slugs("key_types")):
+        records.append(
+            {
+                "kind": "scope",
+                "name": scope.name,
+                "description": scope.description,
+                "group": scope.group,
+                "key_types": sorted(kt.slug for kt in scope.key_types.all()),
+                "enabled_at": scope.enabled_at,
+                "legacy_twin": scope.legacy_twin.name if scope.legacy_twin else None,
+                "introduced_in": scope.introduced_in,
+                "jwt_only": scope.jwt_only,
+            }
+        )
+
+    endpoints = Endpoint.objects.order_by()
+    for endpoint in endpoints.prefetch_related(_slugs("key_types"), _alternatives()):
+        records.append(
+            {
+                "kind": "endpoint",
+                "method": endpoint.method,
+                "path": endpoint.path,
+                "plane": endpoint.plane,
+                **_requirement_record(endpoint),
+            }
+        )
+
+    operations = Operation.objects.order_by()
+    for operation in operations.prefetch_related(_slugs("key_types"), _alternatives()):
+        records.append(
+            {
+                "kind": "operation",
+                "slug": operation.slug,
+                "ui_only": operation.ui_only,
+                **_requirement_record(operation),
+            }
+        )
+
+    statements = Prefetch(
+        "statements", queryset=RoleStatement.objects.order_by("position", "id")
+    )
+    roles = Role.objects.order_by()
+    for role in roles.prefetch_related(_slugs("can_create_key_types"), statements):
+        records.append(
+            {
+                "kind": "role",
+                "slug": role.slug,
+                "name": role.name,
+                "level": role.level,
+                "position": role.position,
+                "summary": role.summary,
+                "can_create_key_types": sorted(
+                    kt.slug for kt in role.can_create_key_types.all()
+                ),
+                "statements": [
+                    {"text": s.text, "source_url": s.source_url, "shown": s.shown}
+                    for s in role.statements.all()
+                ],
+            }
+        )
+
+    for cause in Cause.objects.order_by():
+        records.append(
+            {
+                "kind": "cause",
+                "code": cause.code,
+                "title": cause.title,
+                "explanation": cause.explanation,
+                "fix": cause.fix,
+                "check": cause.how_to_check,
+            }
+        )
+
+    ordered_causes = Prefetch(
+        "scenario_causes",
+        queryset=ScenarioCause.objects.order_by("position", "id").select_related(
+            "cause"
+        ),
+    )
+    for scenario in Scenario.objects.order_by().prefetch_related(ordered_causes):
+        records.append(
+            {
+                "kind": "scenario",
+                "slug": scenario.slug,
+                "title": scenario.title,
+                "when": scenario.when,
+                "position": scenario.position,
+                "causes": [sc.cause.code for sc in scenario.scenario_causes.all()],
+            }
+        )
+
+    for error in ErrorCode.objects.order_by():
+        records.append(
+            {
+                "kind": "error_code",
+                "code": error.code,
+                "http_status": error.http_status,
+                "title": error.title,
+                "meaning": error.meaning,
+            }
+        )
+
+    return sorted((rf.canonical(record) for record in records), key=rf.sort_key)
+
+
+def export_text() -> str:
+    """The database in the canonical text of the reference file."""
+    return rf.dumps(snapshot_records())
+
+
+# -- The cached snapshot ----------------------------------------------------
+
+_lock = threading.Lock()
+_cache: tuple[VersionStamp, Snapshot] | None = None
+
+
+def data_version() -> VersionStamp:
+    """The version number and the time it last moved, in one query.
+
+    The time is part of the stamp so that a number reused after a rolled-back
+    transaction (as in tests) never matches a stale snapshot.
+    """
+    row = DataVersion.objects.filter(pk=1).values_list("number", "changed_at").first()
+    return row if row is not None else (0, None)
+
+
+def current_snapshot() -> Snapshot:
+    """The snapshot of the reference data, rebuilt only when it has changed.
+
+    One query when nothing changed; otherwise a fixed number more to rebuild,
+    done by one thread while any others wait for its result.
+    """
+    global _cache
+
+    stamp = data_version()
+    cached = _cache
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+
+    with _lock:
+        cached = _cache
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        snapshot = from_records(snapshot_records(), version=stamp[0])
+        _cache = (stamp, snapshot)
+        logger.info("Rebuilt the reference snapshot at version %s", stamp[0])
+        return snapshot
+
+
+# -- Records to database ----------------------------------------------------
+
+
+@dataclass
+class LoadReport:
+    created: Counter[str] = field(default_factory=Counter)
+    updated: Counter[str] = field(default_factory=Counter)
+    unchanged: Counter[str] = field(default_factory=Counter)
+    missing: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.deleted)
+
+    @property
+    def total(self) -> int:
+        counters = (self.created, self.updated, self.unchanged)
+        return sum(sum(counter.values()) for counter in counters)
+
+
+# The order rows are written in: everything an entry refers to comes first.
+_WRITE_ORDER = (
+    "key_type",
+    "cause",
+    "error_code",
+    "scope",
+    "endpoint",
+    "operation",
+    "role",
+    "scenario",
+)
+
+_SCALAR_FIELDS: dict[str, tuple[str, ...]] = {
+    "key_type": (
+        "slug",
+        "name",
+        "family",
+        "purpose",
+        "can_call_data_plane",
+        "can_run_ui_tests",
+        "can_manage_api_keys",
+    ),
+    "scope": (
+        "name",
+        "description",
+        "group",
+        "enabled_at",
+        "introduced_in",
+        "jwt_only",
+    ),
+    "endpoint": ("method", "path", "plane"),
+    "operation": ("slug", "ui_only"),
+    "role": ("slug", "name", "level", "position", "summary"),
+    "cause": ("code", "title", "explanation", "fix", "check"),
+    "scenario": ("slug", "title", "when", "position"),
+    "error_code": ("code", "http_status", "title", "meaning"),
+}
+_REQUIREMENT_SCALARS = (
+    "summary",
+    "area",
+    "admin_needs_workspace_id",
+    "enterprise_only",
+    "provenance",
+    "source_url",
+    "notes",
+)
+
+
+class _Writer:
+    """Writes checked entries, saving only what differs from the database."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        self.key_types = {kt.slug: kt for kt in KeyType.objects.all()}
+        self.scopes = {scope.name: scope for scope in Scope.objects.all()}
+        self.causes = {cause.code: cause for cause in Cause.objects.all()}
+        self.pending_twins: list[tuple[Scope, str]] = []
+
+    def existing(self, kind: str) -> dict[tuple[Any, ...], models.Model]:
+        if kind == "key_type":
+            return {(slug,): kt for slug, kt in self.key_types.items()}
+        if kind == "scope":
+            return {(name,): scope for name, scope in self.scopes.items()}
+        if kind == "cause":
+            return {(code,): cause for code, cause in self.causes.items()}
+        if kind == "endpoint":
+            return {(e.method, e.path): e for e in Endpoint.objects.all()}
+        model = rf.MODELS[kind]
+        key = rf.NATURAL_KEYS[kind][0]
+        return {(getattr(obj, key),): obj for obj in model.objects.all()}
+
+    def write(self, kind: str, obj: models.Model | None, want: Record, have: Record):
+        is_new = obj is None
+        if is_new:
+            obj = rf.MODELS[kind]()
+        obj._change_reason = self.reason
+
+        fields = _SCALAR_FIELDS[kind]
+        if kind in ("endpoint", "operation"):
+            fields += _REQUIREMENT_SCALARS
+        scalars_differ = is_new or any(want[f] != have.get(f) for f in fields)
+        if kind in ("endpoint", "operation"):
+            scalars_differ = scalars_differ or want["verified_on"] != have.get(
+                "verified_on"
+            )
+        if kind == "key_type":
+            scalars_differ = scalars_differ or want["facts"] != have.get("facts")
+        if kind == "scope":
+            scalars_differ = scalars_differ or want["legacy_twin"] != have.get(
+                "legacy_twin"
+            )
+
+        if scalars_differ:
+            for name in fields:
+                setattr(obj, rf.MODEL_FIELD_NAMES.get((kind, name), name), want[name])
+            if kind in ("endpoint", "operation"):
+                obj.verified_on = (
+                    datetime.date.fromisoformat(want["verified_on"])
+                    if want["verified_on"]
+                    else None
+                )
+            if kind == "key_type":
+                obj.facts = "\n".join(want["facts"])
+            if kind == "scope":
+                self._set_twin(obj, want["legacy_twin"])
+            obj.save()
+
+        if kind == "key_type":
+            self.key_types[obj.slug] = obj
+        elif kind == "scope":
+            self.scopes[obj.name] = obj
+        elif kind == "cause":
+            self.causes[obj.code] = obj
+
+        for name in ("key_types", "can_create_key_types"):
+            if name in want and want[name] != have.get(name):
+                getattr(obj, name).set([self.key_types[slug] for slug in want[name]])
+        if kind in ("endpoint", "operation") and want["alternatives"] != have.get(
+            "alternatives"
+        ):
+            self._write_alternatives(obj, want["alternatives"])
+        if kind == "role" and want["statements"] != have.get("statements"):
+            self._write_statements(obj, want["statements"])
+        if kind == "scenario" and want["causes"] != have.get("causes"):
+            self._write_scenario_causes(obj, want["causes"])
+
+    def _set_twin(self, scope: Scope, twin_name: str | None) -> None:
+        if twin_name is None:
+            scope.legacy_twin = None
+        elif twin_name in self.scopes:
+            scope.legacy_twin = self.scopes[twin_name]
+        else:
+            # The twin comes later in the file; linked once it exists.
+            scope.legacy_twin = None
+            self.pending_twins.append((scope, twin_name))
+
+    def link_pending_twins(self) -> None:
+        for scope, twin_name in self.pending_twins:
+            scope.legacy_twin = self.scopes[twin_name]
+            scope._change_reason = self.reason
+            scope.save()
+        self.pending_twins.clear()
+
+    def _write_alternatives(
+        self, owner: Endpoint | Operation, wanted: Sequence[Sequence[str]]
+    ) -> None:
+        owner_field = "endpoint" if isinstance(owner, Endpoint) else "operation"
+        existing = list(owner.alternatives.order_by("position", "id"))
+        for extra in existing[len(wanted) :]:
+            extra._change_reason = self.reason
+            extra.delete()
+
+        for position, names in enumerate(wanted):
+            if position < len(existing):
+                alternative = existing[position]
+                alternative._change_reason = self.reason
+                if alternative.position != position:
+                    alternative.position = position
+                    alternative.save()
+                have = sorted(alternative.scopes.values_list("name", flat=True))
+                if have == list(names):
+                    continue
+            else:
+                alternative = ScopeAlternative(
+                    position=position, **{owner_field: owner}
+                )
+                alternative._change_reason = self.reason
+                alternative.save()
+            alternative.scopes.set([self.scopes[name] for name in names])
+
+    def _write_statements(self, role: Role, wanted: Sequence[Record]) -> None:
+        existing = list(role.statements.order_by("position", "id"))
+        for extra in existing[len(wanted) :]:
+            extra._change_reason = self.reason
+            extra.delete()
+
+        pairs = list(zip(existing, enumerate(wanted), strict=False))
+        # At most one statement may be shown at any moment, so the ones losing
+        # the flag are written before the one gaining it.
+        pairs.sort(key=lambda pair: pair[1][1]["shown"])
+        for statement, (position, want) in pairs:
+            current = (statement.position, statement.text, statement.source_url)
+            if current == (position, want["text"], want["source_url"]) and (
+                statement.shown == want["shown"]
+            ):
+                continue
+            statement.position = position
+            statement.text = want["text"]
+            statement.source_url = want["source_url"]
+            statement.shown = want["shown"]
+            statement._change_reason = self.reason
+            statement.save()
+
+        for position, want in list(enumerate(wanted))[len(existing) :]:
+            statement = RoleStatement(role=role, position=position, **want)
+            statement._change_reason = self.reason
+            statement.save()
+
+    def _write_scenario_causes(self, scenario: Scenario, codes: Sequence[str]) -> None:
+        for link in scenario.scenario_causes.all():
+            link._change_reason = self.reason
+            link.delete()
+        for position, code in enumerate(codes):
+            link = ScenarioCause(
+                scenario=scenario, cause=self.causes[code], position=position
+            )
+            link._change_reason = self.reason
+            link.save()
+
+
+def apply_entries(
+    entries: Iterable[rf.Entry], *, delete_missing: bool = False, reason: str = ""
+) -> LoadReport:
+    """Make the database hold exactly these (already checked) entries.
+
+    Rows the entries lack are reported, and deleted only with
+    ``delete_missing``. Runs in one transaction and moves the data version
+    once, and only if something changed.
+    """
+    report = LoadReport()
+    wanted: dict[str, dict[tuple[Any, ...], Record]] = {kind: {} for kind in rf.KINDS}
+    for entry in entries:
+        wanted[entry.kind][entry.key] = rf.canonical(entry.record)
+
+    with transaction.atomic(), one_version_bump():
+        have = {
+            (record["kind"], rf.natural_key(record)): record
+            for record in snapshot_records()
+        }
+        writer = _Writer(reason)
+
+        for kind in _WRITE_ORDER:
+            existing = writer.existing(kind)
+            for key, want in wanted[kind].items():
+                current = have.get((kind, key))
+                if current == want:
+                    report.unchanged[kind] += 1
+                    continue
+                writer.write(kind, existing.get(key), want, current or {})
+                counter = report.created if current is None else report.updated
+                counter[kind] += 1
+            if kind == "scope":
+                writer.link_pending_twins()
+
+        for kind in reversed(_WRITE_ORDER):
+            for key, obj in sorted(writer.existing(kind).items()):
+                if key in wanted[kind]:
+                    continue
+                label = f"{kind} {' '.join(key)!r}"
+                report.missing.append(label)
+                if delete_missing:
+                    obj._change_reason = reason
+                    obj.delete()
+                    report.deleted.append(label)
+
+    if report.changed:
+        logger.info(
+            "Reference data loaded: %s created, %s updated, %s deleted",
+            sum(report.created.values()),
+            sum(report.updated.values()),
+            len(report.deleted),
+        )
+    return report
