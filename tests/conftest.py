@@ -1,6 +1,11 @@
 """Shared fixtures: the small cast of people every test module can use."""
 
+import json
+from pathlib import Path
+
 import pytest
+
+from scopes.snapshot import from_records
 
 
 @pytest.fixture(autouse=True)
@@ -13,3 +18,17 @@ def _plain_static_storage(settings):
             "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         },
     }
+
+
+REFERENCE_FILE = Path(__file__).resolve().parent.parent / "scopes/data/reference.jsonl"
+
+
+def reference_records() -> list[dict]:
+    with REFERENCE_FILE.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def snapshot():
+    """The shipped reference data as an engine snapshot, without a database."""
+    return from_records(reference_records(), version=1)
