@@ -4,7 +4,10 @@ import json
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
+from django.db import transaction
 
+from scopes.services import current_snapshot
 from scopes.snapshot import from_records
 
 
@@ -32,3 +35,28 @@ def reference_records() -> list[dict]:
 def snapshot():
     """The shipped reference data as an engine snapshot, without a database."""
     return from_records(reference_records(), version=1)
+
+
+@pytest.fixture(scope="module")
+def _reference_in_module(django_db_setup, django_db_blocker):
+    """Load the shipped reference data once per test module.
+
+    Loading takes seconds, so it happens once inside an outer transaction
+    that is rolled back when the module ends; each test still runs in its own
+    savepoint (pytest-django's ``db``), so a test's edits never leak.
+    """
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            call_command("load_reference", verbosity=0)
+            yield
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+@pytest.fixture
+def reference(_reference_in_module, db):
+    """A database holding the shipped reference data; returns its snapshot."""
+    return current_snapshot()

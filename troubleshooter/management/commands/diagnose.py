@@ -37,7 +37,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         method = normalise_method(options["method"])
         if method is None:
-            raise CommandError(f"--method must be one of {', '.join(METHODS)}.")
+            raise CommandError(
+                f"--method must be one of {', '.join(METHODS)}.", returncode=3
+            )
 
         snapshot = current_snapshot()
         match = match_endpoint(snapshot, method, options["path"])
@@ -45,7 +47,8 @@ class Command(BaseCommand):
             hint = ", ".join(match.suggestions) or "none"
             raise CommandError(
                 f"No known endpoint matches {method} {match.normalised_path}. "
-                f"Closest: {hint}."
+                f"Closest: {hint}.",
+                returncode=3,
             )
 
         scopes = None
