@@ -1,11 +1,13 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from troubleshooter import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("", include("troubleshooter.wizard_urls")),
+    path("api/v1/", include("troubleshooter.api_urls")),
     path(settings.ADMIN_URL, admin.site.urls),
 ]
 

@@ -5,10 +5,15 @@ from django.shortcuts import render
 from django.template import loader
 from django.views.decorators.http import require_safe
 
+from scopes.services import current_snapshot
+from troubleshooter.paths import METHODS
+
 
 @require_safe
 def home(request):
-    return render(request, "home.html")
+    snapshot = current_snapshot()
+    context = {"scenarios": snapshot.scenarios.values(), "methods": METHODS}
+    return render(request, "home.html", context)
 
 
 def page_not_found(request, exception):

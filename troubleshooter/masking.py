@@ -1,0 +1,86 @@
+"""Mask anything that looks like a secret before it is shown, copied, logged or
+put in a URL.
+
+The same rules run in the browser (static/js/site.js) for what people type into
+the support ticket; keep the two in step (tests/test_masking.py and the browser
+test check both).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MASK = "[masked]"
+
+# Header or field names whose value is a credential, in headers, curl -H
+# arguments, JSON bodies and SDK keyword arguments alike.
+_CREDENTIAL_FIELDS = (
+    r"x-portkey-api-key|x-portkey-virtual-key|x-api-key|api[-_]?key|"
+    r"authorization|proxy-authorization|virtual[-_]?key|access[-_]?token|"
+    r"secret|password|cookie"
+)
+_NAMED_VALUE = re.compile(
+    rf"""(?ix)
+    (?P<name>["']?(?:{_CREDENTIAL_FIELDS})["']?\s*[:=]\s*)
+    (?P<quote>["']?)
+    (?:(?P<scheme>bearer|basic)\s+)?
+    (?P<value>[^\s"',;}}]+)
+    """
+)
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+(?!\[masked\])([A-Za-z0-9._~+/=-]{8,})")
+# Long runs of key-like characters with letters and digits mixed.
+_KEY_LIKE = re.compile(r"(?<![\w/.-])([A-Za-z0-9_+/=-]{24,})(?![\w/.-])")
+_UUID = re.compile(
+    r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Masked:
+    text: str
+    count: int
+
+    @property
+    def changed(self) -> bool:
+        return self.count > 0
+
+
+def _looks_like_key(candidate: str) -> bool:
+    if _UUID.match(candidate):
+        # Trace IDs and workspace IDs are UUIDs and are needed by support.
+        return False
+    has_letter = any(c.isalpha() for c in candidate)
+    has_digit = any(c.isdigit() for c in candidate)
+    return has_letter and has_digit
+
+
+def mask_secrets(text: str) -> Masked:
+    """Return ``text`` with every credential-looking value replaced by ``[masked]``."""
+    count = 0
+
+    def named(match: re.Match) -> str:
+        nonlocal count
+        if match.group("value") == MASK:
+            return match.group(0)
+        count += 1
+        scheme = match.group("scheme")
+        prefix = f"{scheme} " if scheme else ""
+        return f"{match.group('name')}{match.group('quote')}{prefix}{MASK}"
+
+    def bearer(match: re.Match) -> str:
+        nonlocal count
+        count += 1
+        return f"{match.group(1)} {MASK}"
+
+    def key_like(match: re.Match) -> str:
+        nonlocal count
+        if not _looks_like_key(match.group(1)):
+            return match.group(0)
+        count += 1
+        return MASK
+
+    text = _NAMED_VALUE.sub(named, text)
+    text = _BEARER.sub(bearer, text)
+    text = _KEY_LIKE.sub(key_like, text)
+    return Masked(text=text, count=count)
