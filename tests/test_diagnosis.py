@@ -44,17 +44,25 @@ def test_data_plane_calls_are_allowed_with_completions_write_for_workspace_keys(
     snapshot, method, path, key_type
 ):
     diagnosis = check(
-        snapshot, method, path, key_type=key_type, scopes=frozenset({"completions.write"})
+        snapshot,
+        method,
+        path,
+        key_type=key_type,
+        scopes=frozenset({"completions.write"}),
     )
 
     assert diagnosis.verdict == "allowed"
 
 
 @pytest.mark.parametrize(("method", "path"), HELP_PAGE_DATA_PLANE)
-def test_data_plane_calls_refuse_admin_keys_whatever_their_scopes(snapshot, method, path):
+def test_data_plane_calls_refuse_admin_keys_whatever_their_scopes(
+    snapshot, method, path
+):
     every_admin_scope = snapshot.scopes_for("admin")
 
-    diagnosis = check(snapshot, method, path, key_type="admin", scopes=every_admin_scope)
+    diagnosis = check(
+        snapshot, method, path, key_type="admin", scopes=every_admin_scope
+    )
 
     assert diagnosis.verdict == "denied"
     assert diagnosis.key_type_ok is False
@@ -66,7 +74,11 @@ def test_data_plane_calls_refuse_admin_keys_whatever_their_scopes(snapshot, meth
 @pytest.mark.parametrize("held", ["completions.write", "virtual_keys.list"])
 def test_models_can_be_listed_with_either_documented_scope(snapshot, held):
     diagnosis = check(
-        snapshot, "GET", "/v1/models", key_type="workspace_service", scopes=frozenset({held})
+        snapshot,
+        "GET",
+        "/v1/models",
+        key_type="workspace_service",
+        scopes=frozenset({held}),
     )
 
     assert diagnosis.verdict == "allowed"
@@ -118,7 +130,11 @@ def test_integration_models_need_the_read_scope(snapshot):
 )
 def test_log_ingestion_needs_both_scopes_together(snapshot, held, verdict):
     diagnosis = check(
-        snapshot, "POST", "/v1/logs", key_type="workspace_service", scopes=frozenset(held)
+        snapshot,
+        "POST",
+        "/v1/logs",
+        key_type="workspace_service",
+        scopes=frozenset(held),
     )
 
     assert diagnosis.verdict == verdict
@@ -139,7 +155,11 @@ def test_one_log_can_be_read_with_any_of_its_scopes(snapshot, held):
 
 def test_feedback_needs_logs_write(snapshot):
     denied = check(
-        snapshot, "POST", "/v1/feedback", key_type="workspace_service", scopes=frozenset()
+        snapshot,
+        "POST",
+        "/v1/feedback",
+        key_type="workspace_service",
+        scopes=frozenset(),
     )
 
     assert denied.verdict == "denied"
@@ -186,7 +206,9 @@ def test_audit_logs_allow_an_admin_key_with_the_scope(snapshot):
     ],
 )
 def test_mcp_servers_need_their_own_scope(snapshot, method, path, scope):
-    denied = check(snapshot, method, path, key_type="workspace_user", scopes=frozenset())
+    denied = check(
+        snapshot, method, path, key_type="workspace_user", scopes=frozenset()
+    )
     allowed = check(
         snapshot, method, path, key_type="workspace_user", scopes=frozenset({scope})
     )
@@ -247,7 +269,11 @@ def test_workspace_keys_never_need_workspace_id(snapshot):
 def test_an_enterprise_only_endpoint_is_unknown_until_the_plan_is_known(snapshot):
     scopes = frozenset({"workspace_service_api_keys.create"})
     unknown = check(
-        snapshot, "POST", "/v1/api-keys/workspace/service", key_type="admin", scopes=scopes
+        snapshot,
+        "POST",
+        "/v1/api-keys/workspace/service",
+        key_type="admin",
+        scopes=scopes,
     )
     denied = check(
         snapshot,
@@ -272,7 +298,9 @@ def test_an_enterprise_only_endpoint_is_unknown_until_the_plan_is_known(snapshot
 
 
 def test_unknown_scopes_give_an_unknown_verdict_naming_what_to_check(snapshot):
-    diagnosis = check(snapshot, "POST", "/v1/chat/completions", key_type="workspace_user")
+    diagnosis = check(
+        snapshot, "POST", "/v1/chat/completions", key_type="workspace_user"
+    )
 
     assert diagnosis.verdict == "unknown"
     assert diagnosis.scopes_to_add == ("completions.write",)
@@ -394,8 +422,8 @@ PROPERTY_SETTINGS = settings(
 
 
 def _snapshot():
-    from tests.conftest import reference_records
     from scopes.snapshot import from_records
+    from tests.conftest import reference_records
 
     return from_records(reference_records(), version=1)
 
