@@ -1,0 +1,318 @@
+"""The wizard's pages as a person (or htmx) sees them."""
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from scopes.models import Scope
+from tests.datasets import add_copies
+from troubleshooter.models import Feedback, ShortLink
+
+FIX_ANSWERS = {
+    "scenario": "completions",
+    "context": "code",
+    "key_type": "workspace_service",
+    "method": "POST",
+    "path": "/v1/chat/completions",
+    "scopes": "logs.view",
+}
+
+
+def step_url(scenario: str) -> str:
+    return reverse("wizard:step", args=[scenario])
+
+
+def h1_count(response) -> int:
+    return len(re.findall(r"<h1[\s>]", response.content.decode()))
+
+
+def test_the_home_page_offers_all_seven_scenarios(client, reference):
+    html = client.get("/").content.decode()
+
+    for slug in reference.scenarios:
+        assert f'href="{step_url(slug)}"' in html
+    assert 'action="/start/"' in html
+
+
+@pytest.mark.parametrize(
+    ("scenario", "first_question"),
+    [
+        ("playground", "Where did the request fail?"),
+        ("completions", "Which kind of API key was used?"),
+        ("admin_api", "Which kind of API key was used?"),
+        ("logs", "Which kind of API key was used?"),
+        ("mcp", "Which kind of API key was used?"),
+        ("models", "Which kind of API key was used?"),
+        ("something_else", "Which kind of API key was used?"),
+    ],
+)
+def test_each_scenario_opens_on_its_first_question(
+    client, reference, scenario, first_question
+):
+    response = client.get(step_url(scenario))
+
+    assert response.status_code == 200
+    assert h1_count(response) == 1
+    assert first_question in response.content.decode()
+    assert "I don't know" in response.content.decode()
+
+
+def test_an_unknown_scenario_is_a_404(client, reference):
+    assert client.get(step_url("time_travel")).status_code == 404
+
+
+def test_the_endpoint_list_only_shows_the_scenarios_endpoints(client, reference):
+    html = client.get(
+        step_url("completions"), {"key_type": "workspace_user"}
+    ).content.decode()
+
+    assert "POST /v1/chat/completions" in html
+    assert "GET /v1/audit-logs" not in html
+
+
+def test_the_scope_checklist_only_shows_scopes_that_matter(client, reference):
+    html = client.get(
+        step_url("admin_api"),
+        {
+            "key_type": "workspace_service",
+            "method": "GET",
+            "path": "/v1/integrations/{slug}",
+        },
+    ).content.decode()
+
+    assert 'value="workspace_integrations.read"' in html
+    assert 'value="workspace_integrations.list"' in html  # the twin people confuse
+    assert 'value="completions.write"' not in html
+
+
+def test_an_htmx_answer_swaps_only_the_wizard_and_pushes_the_canonical_url(
+    client, reference
+):
+    response = client.get(
+        step_url("completions"),
+        {"key_type": "workspace_user", "target": "POST /v1/chat/completions"},
+        headers={"hx-request": "true"},
+    )
+
+    html = response.content.decode()
+    assert "<html" not in html
+    assert 'id="wizard"' in html
+    assert response["HX-Push-Url"] == (
+        step_url("completions")
+        + "?context=code&key_type=workspace_user&method=POST&path=/v1/chat/completions"
+    )
+    assert "HX-Request" in response["Vary"]
+
+
+def test_the_last_answer_leads_to_the_fix_page(client, reference):
+    response = client.get(
+        step_url("completions"),
+        {
+            "key_type": "workspace_service",
+            "method": "POST",
+            "path": "/v1/chat/completions",
+            "scopes_asked": "1",
+            "scope": "logs.view",
+        },
+    )
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("wizard:fix"))
+    assert "scopes=logs.view" in response["Location"]
+
+
+def test_the_last_answer_over_htmx_renders_the_fix_and_pushes_its_url(
+    client, reference
+):
+    response = client.get(
+        step_url("models"),
+        {"key_type": "admin"},
+        headers={"hx-request": "true"},
+    )
+
+    assert "This call is refused" in response.content.decode()
+    assert response["HX-Push-Url"].startswith(reverse("wizard:fix"))
+
+
+def test_the_fix_page_names_the_reason_the_scope_and_where_to_turn_it_on(
+    client, reference
+):
+    response = client.get(reverse("wizard:fix"), FIX_ANSWERS)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert h1_count(response) == 1
+    assert "This call is refused" in html
+    assert "The key lacks completions.write" in html
+    assert "Completions &gt; write" in html
+    assert "If it still fails" in html
+
+
+def test_a_tampered_link_never_fails_and_says_what_it_dropped(client, reference):
+    response = client.get(
+        step_url("admin_api"),
+        {
+            "key_type": "admin",
+            "method": "POST",
+            "path": "/v1/flux-capacitor",
+            "role": "x",
+        },
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "no longer know the endpoint" in html
+    assert "Which call failed?" in html
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"scopes": "\x00" * 50},
+        {"key_type": ["admin", "<script>"]},
+        {"path": "/" * 5000, "method": "GET"},
+        {"user_keys": "-1", "context": "moon"},
+    ],
+)
+def test_nonsense_in_the_url_gets_a_page_not_an_error(client, reference, query):
+    for url in (step_url("playground"), reverse("wizard:fix")):
+        response = client.get(url, query)
+        assert response.status_code in (200, 302)
+
+
+def test_the_share_link_reproduces_the_fix_and_carries_only_answers(client, reference):
+    html = client.get(reverse("wizard:fix"), FIX_ANSWERS).content.decode()
+    share = re.search(
+        r'id="share-url" type="text" readonly value="([^"]+)"', html
+    ).group(1)
+
+    assert share.startswith("http://testserver/fix/?")
+    again = client.get(share.replace("&amp;", "&"))
+    assert "The key lacks completions.write" in again.content.decode()
+
+
+def test_a_short_link_is_stable_and_shows_the_same_fix(client, reference):
+    first = client.post(reverse("wizard:make-short-link"), FIX_ANSWERS)
+    second = client.post(reverse("wizard:make-short-link"), FIX_ANSWERS)
+
+    assert first.status_code == 302
+    assert first["Location"] == second["Location"]
+    assert ShortLink.objects.count() == 1
+    page = client.get(first["Location"])
+    assert "The key lacks completions.write" in page.content.decode()
+    assert "has changed since this link was made" not in page.content.decode()
+
+
+def test_a_short_link_says_when_the_data_changed_since_it_was_made(client, reference):
+    location = client.post(reverse("wizard:make-short-link"), FIX_ANSWERS)["Location"]
+
+    scope = Scope.objects.get(name="completions.write")
+    scope.description = "Send inference requests of every kind."
+    scope.save()
+
+    html = client.get(location).content.decode()
+    assert "has changed since this link was made" in html
+
+
+def test_making_a_short_link_needs_a_csrf_token(reference):
+    client = Client(enforce_csrf_checks=True)
+
+    assert (
+        client.post(reverse("wizard:make-short-link"), FIX_ANSWERS).status_code == 403
+    )
+
+
+def test_an_unknown_short_link_is_a_404(client, reference):
+    assert client.get(reverse("wizard:short-link", args=["nope"])).status_code == 404
+
+
+def feedback_token(client) -> str:
+    html = client.get(reverse("wizard:fix"), FIX_ANSWERS).content.decode()
+    return re.search(r'name="page_view" value="([^"]+)"', html).group(1)
+
+
+def test_feedback_is_stored_anonymously_once_per_page_view(client, reference):
+    token = feedback_token(client)
+
+    first = client.post(reverse("wizard:feedback"), {"page_view": token, "fixed": "no"})
+    again = client.post(
+        reverse("wizard:feedback"), {"page_view": token, "fixed": "yes"}
+    )
+
+    assert first.status_code == 200
+    assert "already have your answer" in again.content.decode()
+    stored = Feedback.objects.get()
+    assert stored.fixed is False
+    assert stored.scenario == "completions"
+    assert stored.first_reason == "missing_scope"
+
+
+def test_feedback_needs_a_csrf_token(reference):
+    client = Client(enforce_csrf_checks=True)
+    token = feedback_token(client)
+
+    response = client.post(
+        reverse("wizard:feedback"), {"page_view": token, "fixed": "yes"}
+    )
+
+    assert response.status_code == 403
+    assert Feedback.objects.count() == 0
+
+
+def test_forged_feedback_is_refused(client, reference):
+    response = client.post(
+        reverse("wizard:feedback"), {"page_view": "made-up", "fixed": "yes"}
+    )
+
+    assert response.status_code == 400
+    assert Feedback.objects.count() == 0
+
+
+def test_the_ticket_lists_what_the_wizard_checked_and_placeholders_for_the_rest(
+    client, reference
+):
+    html = client.get(reverse("wizard:fix"), FIX_ANSWERS).content.decode()
+
+    assert "Endpoint called: POST /v1/chat/completions" in html
+    assert "API key type: Workspace Service API key" in html
+    assert "Checked the key type: Workspace Service API key." in html
+    assert "[workspace ID]" in html
+    assert "[x-portkey-trace-id]" in html
+    assert 'href="mailto:support@portkey.ai?subject=' in html
+
+
+def test_the_role_check_tells_a_member_to_ask_an_admin(client, reference):
+    member = client.get(
+        reverse("wizard:fix"), {**FIX_ANSWERS, "role": "workspace_member"}
+    ).content.decode()
+    owner = client.get(
+        reverse("wizard:fix"), {**FIX_ANSWERS, "role": "org_owner"}
+    ).content.decode()
+
+    assert "Send this to your organisation" in member
+    assert "apply this fix yourself" in owner
+
+
+@pytest.mark.parametrize("size", ["shipped", "ten_times"])
+def test_warm_wizard_pages_run_only_the_version_query(
+    client, reference, django_assert_num_queries, size
+):
+    if size == "ten_times":
+        add_copies(9)
+    urls = [
+        "/",
+        step_url("admin_api") + "?key_type=admin",
+        step_url("completions")
+        + "?key_type=workspace_user&target=POST+/v1/chat/completions",
+        reverse("wizard:fix")
+        + "?"
+        + "&".join(f"{k}={v}" for k, v in FIX_ANSWERS.items()),
+    ]
+    for url in urls:
+        client.get(url)  # warm the snapshot
+
+    for url in urls:
+        with django_assert_num_queries(1):  # SELECT the data version stamp
+            assert client.get(url).status_code == 200
