@@ -16,10 +16,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.manager import SIMPLE_HISTORY_REVERSE_ATTR_NAME
 
 from scopes.models import (
     Cause,
@@ -99,10 +100,38 @@ def key_type_names(key_types: Iterable[KeyType]) -> str:
     return ", ".join(kt.slug for kt in key_types) or "-"
 
 
+class HistoryForm(forms.ModelForm):
+    """On a history revert page, many-to-many fields show the old version.
+
+    simple-history stores many-to-many rows with each version but fills the
+    revert form from the live object, which would silently keep today's key
+    types and scopes; this puts the recorded ones in front of the person.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        record = getattr(self.instance, SIMPLE_HISTORY_REVERSE_ATTR_NAME, None)
+        if record is None:
+            return
+        for field in record._history_m2m_fields:
+            if field.name in self.fields:
+                target = f"{field.m2m_reverse_field_name()}_id"
+                rows = getattr(record, field.name).all()
+                self.initial[field.name] = [getattr(row, target) for row in rows]
+
+
 class HistoryAdmin(SimpleHistoryAdmin):
     """Key types as checkboxes; deletes refused while rows still use the object."""
 
+    form = HistoryForm
     checkbox_fields: tuple[str, ...] = ()
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # simple-history checks only the view permission here, even to save a
+        # revert; saving must need the change permission like any edit.
+        if request.method == "POST" and not self.has_change_permission(request):
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name in self.checkbox_fields:
@@ -148,7 +177,7 @@ class KeyTypeAdmin(HistoryAdmin):
         return blocked
 
 
-class ScopeForm(forms.ModelForm):
+class ScopeForm(HistoryForm):
     class Meta:
         model = Scope
         fields = (
@@ -240,7 +269,7 @@ class ScopeAdmin(HistoryAdmin):
 # -- Endpoints and operations -----------------------------------------------
 
 
-class RequirementForm(forms.ModelForm):
+class RequirementForm(HistoryForm):
     """Hands the chosen key types to the alternatives formset, which checks
     the pair; a history revert (no formset) checks against the saved ones."""
 
@@ -420,7 +449,7 @@ class OperationAdmin(RequirementAdmin):
     )
 
 
-class ScopeAlternativeForm(forms.ModelForm):
+class ScopeAlternativeForm(HistoryForm):
     class Meta:
         model = ScopeAlternative
         fields = ("endpoint", "operation", "position", "scopes")
@@ -496,7 +525,7 @@ class StatementFormSet(forms.BaseInlineFormSet):
         return super().save(commit)
 
 
-class StatementForm(forms.ModelForm):
+class StatementForm(HistoryForm):
     class Meta:
         model = RoleStatement
         fields = ("position", "text", "source_url", "shown")

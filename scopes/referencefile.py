@@ -346,7 +346,12 @@ def _check_model_rules(entry: Entry, problems: list[str]) -> None:
     try:
         model(**values).clean()
     except ValidationError as error:
-        for name, messages in error.update_error_dict({}).items():
+        by_field = (
+            error.message_dict
+            if hasattr(error, "error_dict")
+            else {"__all__": error.messages}
+        )
+        for name, messages in by_field.items():
             record_name = next(
                 (
                     record_name

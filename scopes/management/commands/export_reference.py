@@ -1,7 +1,6 @@
 """Write the database back as the canonical reference file."""
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 
@@ -29,7 +28,7 @@ class Command(BaseCommand):
         target = options["file"]
 
         if target == "-":
-            sys.stdout.write(text)
+            self.stdout.write(text, ending="")
             return
 
         path = Path(target)
