@@ -28,6 +28,15 @@ def test_answers_survive_a_round_trip_through_the_url(snapshot):
     assert parsed.dropped == ()
 
 
+def test_a_key_with_none_of_the_listed_scopes_survives_a_round_trip(snapshot):
+    answers = Answers(key_type="workspace_user", scopes=frozenset())
+
+    parsed = parse(to_query(answers), snapshot)
+
+    assert parsed.answers.scopes == frozenset()
+    assert parsed.answers.scopes_unknown is False
+
+
 def test_equal_answers_give_the_same_url_whatever_the_order(snapshot):
     one = parse("scopes=b.x&key_type=admin", snapshot).answers
     two = parse("key_type=admin&scopes=b.x", snapshot).answers

@@ -184,8 +184,14 @@ def _check_next(
     applicable = {"org_security_settings", "stale_session"}
     if ui and question.user_key_count in (None, 2):
         applicable.add("several_user_keys")
+    # A missing item answers AB03 too; so does a list through an Admin key
+    # pointed at the wrong workspace_id. A workspace key's own list cannot miss.
     has_item = isinstance(target, EndpointInfo) and "{" in target.path
-    if has_item or target.admin_needs_workspace_id:
+    admin_in_workspace = target.admin_needs_workspace_id and question.key_type in (
+        "admin",
+        None,
+    )
+    if has_item or admin_in_workspace:
         applicable.add("resource_not_in_workspace")
     if question.enterprise_plan is not True and (
         target.enterprise_only or getattr(target, "plane", None) == "control"

@@ -18,6 +18,7 @@ from troubleshooter.diagnosis import CONTEXTS, Question
 from troubleshooter.paths import METHODS, normalise_method, normalise_path
 
 UNKNOWN = "unknown"
+NO_SCOPES = "none"
 SCOPE_NAME = re.compile(r"^[a-z_]+\.[a-z_]+$")
 YES_NO = {"yes": True, "no": False}
 PLANS = {"enterprise": True, "other": False}
@@ -98,7 +99,8 @@ def to_query(answers: Answers) -> str:
     if answers.scopes_unknown:
         pairs.append(("scopes", UNKNOWN))
     elif answers.scopes is not None:
-        pairs.append(("scopes", ",".join(sorted(answers.scopes))))
+        # "none" keeps "the key has no listed scope" apart from "not asked".
+        pairs.append(("scopes", ",".join(sorted(answers.scopes)) or NO_SCOPES))
     for name in ("workspace_id_sent", "role", "plan", "user_keys"):
         value = getattr(answers, name)
         if value:
@@ -207,6 +209,9 @@ def _parse_scopes(query, snapshot: Snapshot, values: dict, dropped: list[str]) -
         raw = ",".join([*ticked, pasted])
     if raw == UNKNOWN:
         values["scopes_unknown"] = True
+        return
+    if raw == NO_SCOPES:
+        values["scopes"] = frozenset()
         return
 
     names = [part.strip() for part in re.split(r"[\s,]+", raw) if part.strip()]

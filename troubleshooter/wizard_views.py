@@ -228,6 +228,9 @@ def fix_response(request, snapshot: Snapshot, parsed: Parsed, push_url=None, lin
         "dropped": parsed.dropped,
         "target": target,
         "diagnosis": diagnosis,
+        "decisive_cause": snapshot.causes.get(
+            diagnosis.reasons[0].code if diagnosis.reasons else ""
+        ),
         "check_next": [
             (reason, snapshot.causes.get(reason.code))
             for reason in diagnosis.check_next
