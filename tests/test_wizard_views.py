@@ -316,3 +316,21 @@ def test_warm_wizard_pages_run_only_the_version_query(
     for url in urls:
         with django_assert_num_queries(1):  # SELECT the data version stamp
             assert client.get(url).status_code == 200
+
+
+def test_not_knowing_the_call_leads_to_the_general_checks_in_order(client, reference):
+    response = client.get(
+        step_url("something_else"), {"key_type": "admin", "target": "unknown"}
+    )
+    assert response.status_code == 302
+
+    page = client.get(response["Location"])
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert h1_count(page) == 1
+    positions = [html.index(f"<h2>{n}. ") for n in range(1, 5)]
+    assert positions == sorted(positions)
+    assert "You used the <strong>Admin API key</strong>" in html
+    for code in reference.scenarios["something_else"].causes:
+        assert f'data-cause="{code}"' in html

@@ -168,7 +168,8 @@ def next_step(snapshot: Snapshot, scenario: str, answers: Answers) -> Step | Non
 
     target = target_for(snapshot, scenario, answers)
     if target is None:
-        return None if ui else STEPS["target"]
+        # "I don't know which call" ends in the general checks, not a loop.
+        return None if ui or answers.target_unknown else STEPS["target"]
 
     def verdict_now() -> str:
         return diagnose(snapshot, target, answers.to_question()).verdict

@@ -93,8 +93,11 @@ def _previous_url(scenario: str, answers: Answers, current: str) -> str | None:
     fixed = fixed_answers(scenario, None)
     for name in order[order.index(current) + 1 if current in order else 0 :]:
         if name == "target":
-            if answers.operation or (answers.method and "method" not in fixed):
-                cleared = answers.with_(method=None, path=None, operation=None)
+            chosen = answers.operation or answers.target_unknown
+            if chosen or (answers.method and "method" not in fixed):
+                cleared = answers.with_(
+                    method=None, path=None, operation=None, target_unknown=False
+                )
                 return _step_url(scenario, cleared)
             continue
         if name == "scopes":
@@ -195,6 +198,8 @@ def fix_response(request, snapshot: Snapshot, parsed: Parsed, push_url=None, lin
     scenario_slug = answers.scenario or "something_else"
     scenario = snapshot.scenarios.get(scenario_slug)
     target = target_for(snapshot, scenario_slug, answers)
+    if target is None and answers.target_unknown and scenario is not None:
+        return general_checks(request, snapshot, scenario, parsed, push_url)
     if target is None:
         if link is None and scenario is not None:
             return redirect(_step_url(scenario_slug, answers))
@@ -255,6 +260,25 @@ def fix_response(request, snapshot: Snapshot, parsed: Parsed, push_url=None, lin
         ),
     }
     return _render_region(request, "wizard/fix.html", context, push_url=push_url)
+
+
+def general_checks(request, snapshot: Snapshot, scenario, parsed: Parsed, push_url):
+    """Without a known call, walk the checks that apply to every call, in
+    order: key type, scopes, role, then the pitfalls of the scenario."""
+    answers = parsed.answers
+    key_type = snapshot.key_types.get(answers.to_question().key_type or "")
+    causes = [snapshot.causes[c] for c in scenario.causes if c in snapshot.causes]
+    context = {
+        "scenario": scenario,
+        "answers": answers,
+        "dropped": parsed.dropped,
+        "key_type": key_type,
+        "key_types": snapshot.key_types.values(),
+        "roles": snapshot.roles.values(),
+        "causes": causes,
+        "back_url": _previous_url(scenario.slug, answers, ""),
+    }
+    return _render_region(request, "wizard/general.html", context, push_url=push_url)
 
 
 @require_safe
