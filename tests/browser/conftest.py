@@ -96,7 +96,10 @@ def live_site():
         "LOG_LEVEL": "WARNING",
     }
     manage = [sys.executable, "manage.py"]
-    for command in (["migrate", "--no-input", "-v", "0"], ["load_reference", "-v", "0"]):
+    for command in (
+        ["migrate", "--no-input", "-v", "0"],
+        ["load_reference", "-v", "0"],
+    ):
         subprocess.run([*manage, *command], cwd=ROOT, env=env, check=True)
 
     port = _free_port()
@@ -153,7 +156,9 @@ def page(browser, live_site):
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on(
         "console",
-        lambda message: errors.append(message.text) if message.type == "error" else None,
+        lambda message: (
+            errors.append(message.text) if message.type == "error" else None
+        ),
     )
     yield page
     context.close()
