@@ -284,8 +284,11 @@ def test_a_copied_share_link_opens_the_same_fix_in_a_fresh_browser(
     walk(page, "completions", WALKS["missing_scope"][1])
     verdict = page.locator(".verdict").inner_text()
 
-    page.get_by_role("button", name="Copy link to this fix").click()
+    copy_button = page.get_by_role("button", name="Copy link to this fix")
+    copy_button.focus()
+    page.keyboard.press("Enter")  # copy buttons work from the keyboard
     expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    expect(page.locator("#announce")).to_have_text("Copied to the clipboard")
     link = page.evaluate("navigator.clipboard.readText()")
 
     fresh = browser.new_context()
