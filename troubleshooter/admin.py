@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.db.models import Count, Q
 
 from troubleshooter.models import Feedback, ShortLink
+from troubleshooter.reference import admin as reference_admin  # noqa: F401 (registers)
 
 
 @admin.register(Feedback)

@@ -48,3 +48,57 @@ class Feedback(models.Model):
     def __str__(self) -> str:
         answer = "fixed" if self.fixed else "not fixed"
         return f"{self.scenario or 'direct'} / {self.first_reason or '-'}: {answer}"
+
+
+class MistakeReport(models.Model):
+    """Someone's report that a reference row is wrong, for staff to review.
+
+    The row is named by kind and natural key, not by a foreign key, so a
+    report outlives the row being renamed or removed by a data load.
+    """
+
+    class Kind(models.TextChoices):
+        SCOPE = "scope", "scope"
+        ENDPOINT = "endpoint", "endpoint"
+        OPERATION = "operation", "task"
+
+    class Status(models.TextChoices):
+        NEW = "new", "new"
+        CONFIRMED = "confirmed", "confirmed"
+        FIXED = "fixed", "fixed"
+        REJECTED = "rejected", "rejected"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    key = models.CharField(
+        max_length=300,
+        help_text="The row's natural key: a scope name, 'METHOD /path' or a slug.",
+    )
+    message = models.TextField("what is wrong", max_length=2000)
+    source_url = models.URLField("source", max_length=500, blank=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.NEW, db_index=True
+    )
+    staff_note = models.TextField(blank=True)
+    data_version = models.PositiveIntegerField(
+        help_text="The reference data version the reporter was looking at."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["scope", "endpoint", "operation"]),
+                name="mistakereport_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    status__in=["new", "confirmed", "fixed", "rejected"]
+                ),
+                name="mistakereport_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.key}: {self.get_status_display()}"
