@@ -2,9 +2,11 @@
 snapshot costs one query until it does."""
 
 import io
+import threading
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from scopes.models import DataVersion, KeyType, Scope
 from scopes.services import current_snapshot
@@ -98,3 +100,26 @@ def test_a_rebuild_takes_the_same_queries_for_any_amount_of_data(
 
     assert len(snapshot.endpoints) == rows
     assert len(snapshot.roles) == rows
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_threads_asking_at_once_share_one_rebuild():
+    factories.scope("completions.write")
+    start = threading.Barrier(4)
+    results = []
+
+    def ask() -> None:
+        start.wait()
+        try:
+            results.append(current_snapshot())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(results) == 4
+    assert len({id(snapshot) for snapshot in results}) == 1
