@@ -283,39 +283,17 @@ _WRITE_ORDER = (
     "scenario",
 )
 
-_SCALAR_FIELDS: dict[str, tuple[str, ...]] = {
-    "key_type": (
-        "slug",
-        "name",
-        "family",
-        "purpose",
-        "can_call_data_plane",
-        "can_run_ui_tests",
-        "can_manage_api_keys",
-    ),
-    "scope": (
-        "name",
-        "description",
-        "group",
-        "enabled_at",
-        "introduced_in",
-        "jwt_only",
-    ),
-    "endpoint": ("method", "path", "plane"),
-    "operation": ("slug", "ui_only"),
-    "role": ("slug", "name", "level", "position", "summary"),
-    "cause": ("code", "title", "explanation", "fix", "check"),
-    "scenario": ("slug", "title", "when", "position"),
-    "error_code": ("code", "http_status", "title", "meaning"),
-}
-_REQUIREMENT_SCALARS = (
-    "summary",
-    "area",
-    "admin_needs_workspace_id",
-    "enterprise_only",
-    "provenance",
-    "source_url",
-    "notes",
+# Record fields written through relations; every other field is a single
+# value on the row itself.
+_RELATION_FIELDS = frozenset(
+    {
+        "kind",
+        "key_types",
+        "can_create_key_types",
+        "alternatives",
+        "statements",
+        "causes",
+    }
 )
 
 
@@ -342,60 +320,47 @@ class _Writer:
         key = rf.NATURAL_KEYS[kind][0]
         return {(getattr(obj, key),): obj for obj in model.objects.all()}
 
-    def write(self, kind: str, obj: models.Model | None, want: Record, have: Record):
-        is_new = obj is None
-        if is_new:
-            obj = rf.MODELS[kind]()
+    def write(
+        self, kind: str, obj: models.Model | None, want: Record, have: Record
+    ) -> None:
+        """Create or update one row, touching only the parts that differ."""
+        obj = obj if obj is not None else rf.MODELS[kind]()
         obj._change_reason = self.reason
+        singles = [name for name in want if name not in _RELATION_FIELDS]
 
-        fields = _SCALAR_FIELDS[kind]
-        if kind in ("endpoint", "operation"):
-            fields += _REQUIREMENT_SCALARS
-        scalars_differ = is_new or any(want[f] != have.get(f) for f in fields)
-        if kind in ("endpoint", "operation"):
-            scalars_differ = scalars_differ or want["verified_on"] != have.get(
-                "verified_on"
-            )
-        if kind == "key_type":
-            scalars_differ = scalars_differ or want["facts"] != have.get("facts")
-        if kind == "scope":
-            scalars_differ = scalars_differ or want["legacy_twin"] != have.get(
-                "legacy_twin"
-            )
-
-        if scalars_differ:
-            for name in fields:
-                setattr(obj, rf.MODEL_FIELD_NAMES.get((kind, name), name), want[name])
-            if kind in ("endpoint", "operation"):
-                obj.verified_on = (
-                    datetime.date.fromisoformat(want["verified_on"])
-                    if want["verified_on"]
-                    else None
-                )
-            if kind == "key_type":
-                obj.facts = "\n".join(want["facts"])
-            if kind == "scope":
-                self._set_twin(obj, want["legacy_twin"])
+        if obj.pk is None or any(want[name] != have.get(name) for name in singles):
+            for name in singles:
+                self._set_single(kind, obj, name, want[name])
             obj.save()
+        self._remember(kind, obj)
 
+        for name in ("key_types", "can_create_key_types"):
+            if name in want and want[name] != have.get(name):
+                getattr(obj, name).set([self.key_types[slug] for slug in want[name]])
+        if "alternatives" in want and want["alternatives"] != have.get("alternatives"):
+            self._write_alternatives(obj, want["alternatives"])
+        if kind == "role" and want["statements"] != have.get("statements"):
+            self._write_statements(obj, want["statements"])
+        if kind == "scenario" and want["causes"] != have.get("causes"):
+            self._write_scenario_causes(obj, want["causes"])
+
+    def _set_single(self, kind: str, obj: models.Model, name: str, value: Any) -> None:
+        if name == "verified_on":
+            obj.verified_on = datetime.date.fromisoformat(value) if value else None
+        elif name == "facts":
+            obj.facts = "\n".join(value)
+        elif name == "legacy_twin":
+            self._set_twin(obj, value)
+        else:
+            setattr(obj, rf.MODEL_FIELD_NAMES.get((kind, name), name), value)
+
+    def _remember(self, kind: str, obj: models.Model) -> None:
         if kind == "key_type":
             self.key_types[obj.slug] = obj
         elif kind == "scope":
             self.scopes[obj.name] = obj
         elif kind == "cause":
             self.causes[obj.code] = obj
-
-        for name in ("key_types", "can_create_key_types"):
-            if name in want and want[name] != have.get(name):
-                getattr(obj, name).set([self.key_types[slug] for slug in want[name]])
-        if kind in ("endpoint", "operation") and want["alternatives"] != have.get(
-            "alternatives"
-        ):
-            self._write_alternatives(obj, want["alternatives"])
-        if kind == "role" and want["statements"] != have.get("statements"):
-            self._write_statements(obj, want["statements"])
-        if kind == "scenario" and want["causes"] != have.get("causes"):
-            self._write_scenario_causes(obj, want["causes"])
 
     def _set_twin(self, scope: Scope, twin_name: str | None) -> None:
         if twin_name is None:
