@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from troubleshooter import api
+from troubleshooter import api, paste_views
 
 app_name = "api"
 urlpatterns = [
@@ -8,5 +8,6 @@ urlpatterns = [
     path("scopes", api.scopes, name="scopes"),
     path("endpoints", api.endpoints, name="endpoints"),
     path("openapi.json", api.openapi, name="openapi"),
+    path("parse", paste_views.parse_api, name="parse"),
     re_path(r"^.*$", api.not_found, name="not-found"),
 ]

@@ -140,6 +140,121 @@ ENDPOINT = {
 }
 
 
+NULLABLE_STRING = {"type": ["string", "null"]}
+PARSE_REQUEST = {
+    "type": "object",
+    "required": ["text"],
+    "properties": {
+        "text": {
+            "type": "string",
+            "description": "The paste: an error body, curl command, raw HTTP, "
+            "response headers or SDK error output; at most 1 MB as UTF-8.",
+        }
+    },
+}
+PARSE_RESULT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "recognised",
+        "summary",
+        "looked_for",
+        "found",
+        "error_code",
+        "error",
+        "http_status",
+        "message",
+        "method",
+        "path",
+        "endpoint",
+        "method_guessed",
+        "suggestions",
+        "workspace_id_sent",
+        "workspace_id",
+        "key_header",
+        "headers_sent",
+        "trace_id",
+        "not_ab03",
+        "masked_body",
+        "notes",
+        "answers",
+        "wizard_url",
+    ],
+    "properties": {
+        "recognised": {"type": "boolean"},
+        "summary": {"type": "string"},
+        "looked_for": STRING_LIST,
+        "found": STRING_LIST,
+        "error_code": {"type": ["string", "null"], "pattern": "^AB\\d{2}$"},
+        "error": {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "required": ["code", "http_status", "title", "meaning"],
+            "properties": {
+                "code": {"type": "string"},
+                "http_status": {"type": "integer"},
+                "title": {"type": "string"},
+                "meaning": {"type": "string"},
+            },
+        },
+        "http_status": {"type": ["integer", "null"], "minimum": 100, "maximum": 599},
+        "message": NULLABLE_STRING,
+        "method": NULLABLE_STRING,
+        "path": NULLABLE_STRING,
+        "endpoint": {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "required": ["method", "path", "plane", "area"],
+            "properties": {
+                "method": {"type": "string"},
+                "path": {"type": "string"},
+                "plane": {"enum": ["data", "control"]},
+                "area": {"type": "string"},
+            },
+        },
+        "method_guessed": {"type": "boolean"},
+        "suggestions": STRING_LIST,
+        "workspace_id_sent": {"type": ["boolean", "null"]},
+        "workspace_id": NULLABLE_STRING,
+        "key_header": NULLABLE_STRING,
+        "headers_sent": STRING_LIST,
+        "trace_id": NULLABLE_STRING,
+        "not_ab03": {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "required": ["reason", "message"],
+            "properties": {
+                "reason": {
+                    "enum": [
+                        "other_code",
+                        "html_page",
+                        "provider_error",
+                        "gateway_failure",
+                        "other_status",
+                    ]
+                },
+                "message": {"type": "string"},
+            },
+        },
+        "masked_body": NULLABLE_STRING,
+        "notes": STRING_LIST,
+        "answers": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["scenario", "context", "method", "path", "workspace_id_sent"],
+            "properties": {
+                "scenario": {"type": "string"},
+                "context": {"enum": ["code", None]},
+                "method": NULLABLE_STRING,
+                "path": NULLABLE_STRING,
+                "workspace_id_sent": {"enum": ["yes", "no", None]},
+            },
+        },
+        "wizard_url": {"type": "string", "format": "uri"},
+    },
+}
+
+
 def _list_of(name: str, item: dict) -> dict:
     return {
         "type": "object",
@@ -293,6 +408,29 @@ def openapi_document(server_url: str) -> dict:
                     "responses": {"200": {"description": "OpenAPI 3.1 document."}},
                 }
             },
+            "/api/v1/parse": {
+                "post": {
+                    "operationId": "parse",
+                    "summary": "Read a pasted error, request or SDK output into "
+                    "wizard answers; the paste is not stored and secrets are masked.",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/ParseRequest"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json("ParseResult", "What was found in the paste."),
+                        "400": _json(
+                            "Error", "Not JSON, no text, an empty paste or binary data."
+                        ),
+                        "405": _json("Error", "Only POST is answered."),
+                        "413": _json("Error", "The paste is larger than 1 MB."),
+                    },
+                }
+            },
         },
         "components": {
             "schemas": {
@@ -304,6 +442,8 @@ def openapi_document(server_url: str) -> dict:
                 "EndpointList": _list_of(
                     "endpoints", {"$ref": "#/components/schemas/Endpoint"}
                 ),
+                "ParseRequest": PARSE_REQUEST,
+                "ParseResult": PARSE_RESULT,
             }
         },
     }

@@ -7,6 +7,7 @@ from troubleshooter import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("", include("troubleshooter.wizard_urls")),
+    path("", include("troubleshooter.paste_urls")),
     path("", include("troubleshooter.reference_urls")),
     path("api/v1/", include("troubleshooter.api_urls")),
     path(settings.ADMIN_URL, admin.site.urls),
