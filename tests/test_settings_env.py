@@ -8,6 +8,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from troubleshooter.env import (
     env_bool,
+    env_cache,
     env_choice,
     env_database,
     env_int,
@@ -113,3 +114,16 @@ def test_database_rejects_other_urls_without_echoing_the_password(url):
         env_database("DATABASE_URL", Path("x"), environ={"DATABASE_URL": url})
 
     assert "pw" not in str(error.value)
+
+
+def test_the_cache_is_local_memory_unless_redis_is_named():
+    assert "LocMemCache" in env_cache("REDIS_URL", environ={})["BACKEND"]
+
+    redis = env_cache("REDIS_URL", environ={"REDIS_URL": "redis://127.0.0.1:6379/1"})
+    assert redis["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert redis["LOCATION"] == "redis://127.0.0.1:6379/1"
+
+
+def test_a_cache_url_of_another_kind_is_refused():
+    with pytest.raises(ImproperlyConfigured, match="REDIS_URL must look like"):
+        env_cache("REDIS_URL", environ={"REDIS_URL": "memcached://h:11211"})

@@ -142,3 +142,28 @@ def env_database(
         config.pop("CONN_MAX_AGE", None)
         config.pop("CONN_HEALTH_CHECKS", None)
     return config
+
+
+CACHE_SCHEMES = ("redis", "rediss", "unix")
+
+
+def env_cache(name: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Redis when a URL is given (shared by every process), else local memory."""
+    value = _raw(name, environ)
+    if value is None:
+        return {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "scope-doctor",
+        }
+
+    scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+    if scheme not in CACHE_SCHEMES:
+        raise ImproperlyConfigured(
+            f"{name} must look like redis://host:6379/0 (or rediss:// or unix://); "
+            f"got a value with scheme {scheme or 'missing'!r}."
+        )
+    return {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": value,
+        "KEY_PREFIX": "scope-doctor",
+    }

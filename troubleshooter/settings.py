@@ -11,6 +11,7 @@ from django.utils.csp import CSP
 from troubleshooter.env import (
     LOG_LEVELS,
     env_bool,
+    env_cache,
     env_choice,
     env_database,
     env_int,
@@ -92,6 +93,9 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env_database("DATABASE_URL", BASE_DIR / "db.sqlite3")}
+# One Redis shared by every app server when REDIS_URL is set; local memory
+# (per process) otherwise.
+CACHES = {"default": env_cache("REDIS_URL")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -109,7 +113,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
