@@ -128,6 +128,7 @@ def test_the_trace_id_and_masked_body_are_handed_to_the_browser_only(client, ref
     assert f'data-trace-id="{TRACE}"' in attributes
     assert "errorCode&quot;:&quot;AB03" in attributes
     assert SECRET not in attributes
+    assert "ticket gets the trace ID and the masked error body filled in" in html
 
 
 def test_the_textarea_comes_back_masked_so_the_paste_can_be_edited(client, reference):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from urllib.parse import unquote, urlsplit
 
@@ -453,78 +454,84 @@ def _double_quoted(source: str, i: int, current: list[str]) -> int:
     return n
 
 
-def _apply_curl(words: list[str], draft: _Draft) -> bool:
+@dataclass(slots=True)
+class _Curl:
+    """What one curl command asks for, gathered option by option."""
+
     method: str | None = None
     url: str | None = None
-    data: list[str] = []
-    as_query = False
-    head = False
-    data_from_file = False
+    data: list[str] = field(default_factory=list)
+    as_query: bool = False
+    head: bool = False
+
+
+def _apply_curl(words: list[str], draft: _Draft) -> bool:
+    curl = _Curl()
     i = 0
     while i < len(words):
-        word = words[i]
         value = words[i + 1] if i + 1 < len(words) else ""
-        if word in ("-X", "--request"):
-            method, i = value, i + 2
-            continue
-        if word in ("-H", "--header"):
-            _curl_header(value, draft)
-            i += 2
-            continue
-        if word in _CURL_DATA:
-            data.append(value)
-            data_from_file = data_from_file or value.startswith("@")
-            i += 2
-            continue
-        if word in ("-u", "--user"):
-            draft.key_header = draft.key_header or "basic auth (curl -u)"
-            i += 2
-            continue
-        if word == "--oauth2-bearer":
-            draft.key_header = draft.key_header or "Authorization: Bearer"
-            draft.headers.add("authorization")
-            i += 2
-            continue
-        if word == "--url":
-            url, i = value, i + 2
-            continue
-        if word in _CURL_WITH_VALUE:
-            i += 2
-            continue
-        if word.startswith("-X") and len(word) > 2:
-            method = word[2:]
-        elif word.startswith("-H") and len(word) > 2:
-            _curl_header(word[2:], draft)
-        elif word.startswith("-d") and len(word) > 2:
-            data.append(word[2:])
-        elif word in ("-G", "--get"):
-            as_query = True
-        elif word in ("-I", "--head"):
-            head = True
-        elif not word.startswith("-") and url is None and _looks_like_url(word):
-            url = word
-        i += 1
+        i += _curl_option(words[i], value, curl, draft)
 
-    if url is None:
+    if curl.url is None:
         return False
-    path, query = _url_parts(url)
+    path, query = _url_parts(curl.url)
     if path is None:
         return False
 
-    if method:
-        method = method.strip().upper()[:10]
-    elif head:
+    data = curl.data
+    if curl.method:
+        method = curl.method.strip().upper()[:10]
+    elif curl.head:
         method = "HEAD"
     else:
-        method = "POST" if data and not as_query else "GET"
-    if as_query and data:
+        method = "POST" if data and not curl.as_query else "GET"
+    if curl.as_query and data:
+        # -G sends the data in the query string instead of the body.
         query = "&".join(filter(None, [query or "", *data]))
         data = []
 
     _set_request(draft, method, path, query, "the curl command")
     draft.request_body = "\n".join(data)[:_REQUEST_BODY]
-    draft.body_visible = not data_from_file
+    draft.body_visible = not any(part.startswith("@") for part in data)
     return True
+
+
+def _curl_option(word: str, value: str, curl: _Curl, draft: _Draft) -> int:
+    """Apply one word of a curl command; return how many words it used."""
+    if word in ("-X", "--request"):
+        curl.method = value
+    elif word in ("-H", "--header"):
+        _curl_header(value, draft)
+    elif word in _CURL_DATA:
+        curl.data.append(value)
+    elif word in ("-u", "--user"):
+        draft.key_header = draft.key_header or "basic auth (curl -u)"
+    elif word == "--oauth2-bearer":
+        draft.key_header = draft.key_header or "Authorization: Bearer"
+        draft.headers.add("authorization")
+    elif word == "--url":
+        curl.url = value
+    elif word not in _CURL_WITH_VALUE:
+        _curl_flag(word, curl, draft)
+        return 1
+    return 2
+
+
+def _curl_flag(word: str, curl: _Curl, draft: _Draft) -> None:
+    """A word that takes no value: a flag, a glued option (-XPOST, -H'...')
+    or the URL."""
+    if word.startswith("-X") and len(word) > 2:
+        curl.method = word[2:]
+    elif word.startswith("-H") and len(word) > 2:
+        _curl_header(word[2:], draft)
+    elif word.startswith("-d") and len(word) > 2:
+        curl.data.append(word[2:])
+    elif word in ("-G", "--get"):
+        curl.as_query = True
+    elif word in ("-I", "--head"):
+        curl.head = True
+    elif not word.startswith("-") and curl.url is None and _looks_like_url(word):
+        curl.url = word
 
 
 def _looks_like_url(word: str) -> bool:
@@ -536,6 +543,12 @@ def _curl_header(header: str, draft: _Draft) -> None:
     _note_request_header(name.strip().lower(), value.strip(), draft)
 
 
+BOTH_KEY_HEADERS = (
+    "An Authorization header was sent as well; next to x-portkey-api-key it "
+    "usually carries the model provider's key."
+)
+
+
 def _note_request_header(name: str, value: str, draft: _Draft) -> None:
     if not _HEADER_NAME.match(name):
         return
@@ -543,10 +556,7 @@ def _note_request_header(name: str, value: str, draft: _Draft) -> None:
         draft.headers.add(name)
     if name == "x-portkey-api-key":
         if draft.key_header not in (None, "x-portkey-api-key"):
-            draft.note(
-                "An Authorization header was sent as well; next to "
-                "x-portkey-api-key it usually carries the model provider's key."
-            )
+            draft.note(BOTH_KEY_HEADERS)
         draft.key_header = "x-portkey-api-key"
     elif name == "authorization":
         scheme = value.split(" ", 1)[0].lower()
@@ -555,10 +565,7 @@ def _note_request_header(name: str, value: str, draft: _Draft) -> None:
             "basic": "Authorization: Basic",
         }.get(scheme, "Authorization")
         if draft.key_header == "x-portkey-api-key":
-            draft.note(
-                "An Authorization header was sent as well; next to "
-                "x-portkey-api-key it usually carries the model provider's key."
-            )
+            draft.note(BOTH_KEY_HEADERS)
         else:
             draft.key_header = label
         token = value.split(" ", 1)[-1].strip()
@@ -792,7 +799,7 @@ def _read_bodies(text: str, draft: _Draft) -> None:
         _keep_body(text, failure, draft)
 
 
-def _objects(text: str):
+def _objects(text: str) -> Iterator[tuple[int, int]]:
     """Yield the spans of the first few ``{...}`` objects, quote-aware, each
     within a bounded window. Works alike for JSON, Python reprs and Node's
     inspect output, which is what SDKs print."""
@@ -910,15 +917,19 @@ def _settle_workspace_id(draft: _Draft) -> None:
         for pair in draft.query.split("&"):
             name, _, value = pair.partition("=")
             if unquote(name).strip() == "workspace_id" and value:
-                draft.workspace_id_sent = True
-                draft.workspace_id = draft.masked(unquote(value)[:128])
+                _keep_workspace_id(unquote(value)[:128], draft)
                 return
     if found:
-        draft.workspace_id_sent = True
-        workspace = draft.masked(found.group(1))
-        draft.workspace_id = None if MASK in workspace else workspace
+        _keep_workspace_id(found.group(1), draft)
     elif draft.body_visible:
         draft.workspace_id_sent = False
+
+
+def _keep_workspace_id(value: str, draft: _Draft) -> None:
+    draft.workspace_id_sent = True
+    workspace = draft.masked(value)
+    # Support needs the ID itself; a masked stand-in would only confuse them.
+    draft.workspace_id = None if MASK in workspace else workspace
 
 
 # -- From facts to wizard answers ------------------------------------------------

@@ -28,6 +28,7 @@ from troubleshooter.paste import (
     MAX_PASTE_BYTES,
     NOT_TEXT,
     TOO_LARGE,
+    Reading,
     Understanding,
     mask_lines,
     read_paste,
@@ -165,7 +166,8 @@ def _result_context(understanding: Understanding, snapshot: Snapshot) -> dict:
             "scenario": understanding.scenario,
             "method": answers.method or reading.method or "",
             "path": answers.path or reading.path or "",
-            "workspace_id_sent": answers.workspace_id_sent or "",
+            "workspace_id_sent": answers.workspace_id_sent
+            or {True: "yes", False: "no"}.get(reading.workspace_id_sent, ""),
             "key_type": "",
             "context": answers.context or "",
         },
@@ -174,7 +176,24 @@ def _result_context(understanding: Understanding, snapshot: Snapshot) -> dict:
             "error_body": reading.masked_body or "",
             "workspace_id": reading.workspace_id or "",
         },
+        "handed_off": _handed_off(reading),
     }
+
+
+def _handed_off(reading: Reading) -> str:
+    """The ticket fields the paste fills, in words: "the trace ID and ..."."""
+    names = [
+        name
+        for name, value in (
+            ("the trace ID", reading.trace_id),
+            ("the masked error body", reading.masked_body),
+            ("the workspace ID", reading.workspace_id),
+        )
+        if value
+    ]
+    if len(names) > 1:
+        return ", ".join(names[:-1]) + " and " + names[-1]
+    return "".join(names)
 
 
 def _log(understanding: Understanding) -> None:
