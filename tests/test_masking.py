@@ -56,3 +56,24 @@ def test_a_bearer_token_never_survives_whatever_surrounds_it(prefix, secret, suf
     masked = mask_secrets(f"{prefix} Authorization: Bearer {secret} {suffix}")
 
     assert secret not in masked.text
+
+
+def test_an_empty_credential_header_does_not_hide_the_next_lines_secret():
+    text = f"x-portkey-api-key:\nAuthorization: Bearer {KEY}"
+
+    masked = mask_secrets(text)
+
+    assert KEY not in masked.text
+    assert masked.text.startswith("x-portkey-api-key:\nAuthorization")
+
+
+def test_a_long_path_is_not_masked_as_if_it_were_a_key():
+    text = "GET /v1/integrations/openai-production-2024-eu/models"
+
+    assert mask_secrets(text).text == text
+
+
+def test_a_key_inside_a_path_segment_is_still_masked():
+    masked = mask_secrets(f"GET /v1/keys/{KEY.removeprefix('pk-')}/rotate")
+
+    assert KEY.removeprefix("pk-") not in masked.text

@@ -22,15 +22,16 @@ _CREDENTIAL_FIELDS = (
 )
 _NAMED_VALUE = re.compile(
     rf"""(?ix)
-    (?P<name>["']?(?:{_CREDENTIAL_FIELDS})["']?\s*[:=]\s*)
+    (?P<name>["']?(?:{_CREDENTIAL_FIELDS})["']?[ \t]*[:=][ \t]*)
     (?P<quote>["']?)
-    (?:(?P<scheme>bearer|basic)\s+)?
+    (?:(?P<scheme>bearer|basic)[ \t]+)?
     (?P<value>[^\s"',;}}]+)
     """
 )
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+(?!\[masked\])([A-Za-z0-9._~+/=-]{8,})")
-# Long runs of key-like characters with letters and digits mixed.
-_KEY_LIKE = re.compile(r"(?<![\w/.-])([A-Za-z0-9_+/=-]{24,})(?![\w/.-])")
+# Long runs of key-like characters. "/" is left out so that a path is judged
+# segment by segment instead of being masked whole.
+_KEY_LIKE = re.compile(r"(?<![\w.-])([A-Za-z0-9_+=-]{24,})(?![\w.-])")
 _UUID = re.compile(
     r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE
 )
@@ -50,9 +51,13 @@ def _looks_like_key(candidate: str) -> bool:
     if _UUID.match(candidate):
         # Trace IDs and workspace IDs are UUIDs and are needed by support.
         return False
-    has_letter = any(c.isalpha() for c in candidate)
+    has_upper = any(c.isupper() for c in candidate)
+    has_lower = any(c.islower() for c in candidate)
     has_digit = any(c.isdigit() for c in candidate)
-    return has_letter and has_digit
+    # Random keys mix cases and digits; a long lower-case slug with a year in
+    # it does not, unless it is long enough to be a token anyway.
+    mixed = has_upper and has_lower and has_digit
+    return mixed or (len(candidate) >= 32 and (has_upper or has_lower) and has_digit)
 
 
 def mask_secrets(text: str) -> Masked:

@@ -11,11 +11,11 @@
     "authorization|proxy-authorization|virtual[-_]?key|access[-_]?token|" +
     "secret|password|cookie";
   var NAMED_VALUE = new RegExp(
-    "([\"']?(?:" + CREDENTIAL_FIELDS + ")[\"']?\\s*[:=]\\s*)([\"']?)(?:(bearer|basic)\\s+)?([^\\s\"',;}]+)",
+    "([\"']?(?:" + CREDENTIAL_FIELDS + ")[\"']?[ \\t]*[:=][ \\t]*)([\"']?)(?:(bearer|basic)[ \\t]+)?([^\\s\"',;}]+)",
     "gi"
   );
   var BEARER = /\b(bearer|basic)\s+(?!\[masked\])([A-Za-z0-9._~+\/=-]{8,})/gi;
-  var KEY_LIKE = /(^|[^\w\/.-])([A-Za-z0-9_+\/=-]{24,})(?![\w\/.-])/g;
+  var KEY_LIKE = /(^|[^\w.-])([A-Za-z0-9_+=-]{24,})(?![\w.-])/g;
   var UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
   function maskSecrets(text) {
@@ -31,7 +31,11 @@
     });
     text = text.replace(KEY_LIKE, function (all, before, candidate) {
       if (UUID.test(candidate)) return all;
-      if (!/[A-Za-z]/.test(candidate) || !/[0-9]/.test(candidate)) return all;
+      var digit = /[0-9]/.test(candidate);
+      var mixed = /[A-Z]/.test(candidate) && /[a-z]/.test(candidate) && digit;
+      if (!mixed && !(candidate.length >= 32 && /[A-Za-z]/.test(candidate) && digit)) {
+        return all;
+      }
       count += 1;
       return before + MASK;
     });

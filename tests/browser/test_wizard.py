@@ -346,3 +346,24 @@ def test_pages_have_no_accessibility_violations(page, path):
     page.goto(path)
 
     assert_accessible(page)
+
+
+MASKING_SAMPLES = [
+    'curl -H "x-portkey-api-key: pk-Zx81mQ2vR7tLw0sN5yB3cK9d" https://api.portkey.ai/v1',
+    "x-portkey-api-key:\nAuthorization: Bearer sk-Zx81mQ2vR7tLw0sN5yB3cK9d",
+    '{"api_key": "abcd1234EFGH5678ijkl9012mnop"}',
+    "x-portkey-trace-id: 3f2a9c1e-1b2c-4d5e-8f90-123456789abc",
+    "GET /v1/integrations/openai-production-2024-eu/models",
+    "token K8s2nD9fQ1xZ7vB3mL0pR4tY6wE2uI5oP here",
+    "plain words and workspace_id=ws-prod",
+]
+
+
+def test_the_browser_masks_exactly_as_the_server_does(page):
+    from troubleshooter.masking import mask_secrets
+
+    page.goto("/")
+
+    for sample in MASKING_SAMPLES:
+        in_browser = page.evaluate("text => window.scopeDoctorMask(text).text", sample)
+        assert in_browser == mask_secrets(sample).text, sample
