@@ -298,8 +298,9 @@ def openapi_document(server_url: str) -> dict:
             "title": "Scope Doctor API",
             "version": "1.0.0",
             "description": (
-                "Diagnose Portkey 403 AB03 errors and read the scope reference. "
-                "Read-only; every response carries an ETag tied to the data version."
+                "Diagnose Portkey 403 AB03 errors, read the scope reference and "
+                "parse pasted errors. Nothing you send is stored; every GET "
+                "response carries an ETag tied to the data version."
             ),
         },
         "servers": [{"url": server_url.rstrip("/")}],
