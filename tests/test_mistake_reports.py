@@ -290,3 +290,10 @@ def test_the_admin_filters_reports_by_status(client, report):
 
     assert "GET /v1/models" in confirmed
     assert "logs.view" not in confirmed
+
+
+def test_a_report_costs_two_queries(client, reference, django_assert_num_queries):
+    client.get(SCOPE_PAGE)  # warm the snapshot
+
+    with django_assert_num_queries(2):  # SELECT the data version; INSERT the report
+        assert client.post(REPORT, GOOD).status_code == 302

@@ -10,6 +10,7 @@ from urllib.parse import quote
 import pytest
 from django.urls import reverse
 
+from scopes.models import Endpoint, Scope
 from tests.datasets import add_copies
 from troubleshooter.templatetags.reference_tags import anchor, ref_url
 
@@ -204,6 +205,22 @@ def test_the_matrix_does_not_load_notes_it_does_not_show(client, reference):
 
     assert noted
     assert not any(e.notes in html for e in noted)
+
+
+def test_an_edit_to_the_data_shows_at_once_on_the_list_pages(client, reference):
+    page(client, MATRIX)
+    page(client, reverse("reference:scopes"))
+    endpoint = Endpoint.objects.get(method="GET", path="/v1/models")
+    endpoint.summary = "List every model this key may use"
+    endpoint.save()
+    scope = Scope.objects.get(name="logs.view")
+    scope.description = "Open the full record of one logged request."
+    scope.save()
+
+    assert "List every model this key may use" in page(client, MATRIX)
+    assert "Open the full record of one logged request." in page(
+        client, reverse("reference:scopes")
+    )
 
 
 def test_the_matrix_filters_by_plane_and_key_type(client, reference):

@@ -15,8 +15,6 @@ import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import reduce
-from operator import add
 from typing import Any, Literal
 
 from scopes.snapshot import Snapshot
@@ -295,6 +293,75 @@ def memory_scores(snapshot: Snapshot, terms: Iterable[str]) -> dict:
     return scores
 
 
+# The searchable text of each table as (kind, key expression, weighted
+# columns), the same fields and labels as ``documents``.
+_TABLES = (
+    (
+        "scope",
+        "name",
+        (("A", "name"), ("B", "description"), ("C", '"group"'), ("C", "enabled_at")),
+    ),
+    (
+        "endpoint",
+        "method || ' ' || path",
+        (("A", "path"), ("A", "summary"), ("B", "area"), ("D", "notes")),
+    ),
+    (
+        "operation",
+        "slug",
+        (("A", "slug"), ("A", "summary"), ("B", "area"), ("D", "notes")),
+    ),
+    (
+        "cause",
+        "code",
+        (("A", "code"), ("A", "title"), ("C", "explanation"), ("D", "fix")),
+    ),
+    ("key_type", "slug", (("A", "slug"), ("A", "name"), ("B", "purpose"))),
+)
+
+
+def _postgres_sql() -> str:
+    """The full-text query. Only constants of this module and the models'
+    table names are formatted into it; every value from the request is a
+    bound parameter."""
+    from scopes.models import Cause, Endpoint, KeyType, Operation, Scope
+
+    models = {
+        "scope": Scope,
+        "endpoint": Endpoint,
+        "operation": Operation,
+        "cause": Cause,
+        "key_type": KeyType,
+    }
+    selects = []
+    for kind, key, columns in _TABLES:
+        vector = " || ".join(
+            f"setweight(to_tsvector('english', translate({column}, %(separators)s, "
+            f"%(spaces)s)), '{label}')"
+            for label, column in columns
+        )
+        table = models[kind]._meta.db_table
+        selects.append(
+            f"SELECT '{kind}'::text AS kind, ({key})::text AS key, {vector} AS doc "  # noqa: S608
+            f'FROM "{table}"'
+        )
+    union = "\n    UNION ALL ".join(selects)
+    # MATERIALIZED: each row's vector is built once, not once per use below.
+    return f"""
+WITH docs AS MATERIALIZED (
+    {union}
+), wanted AS (SELECT to_tsquery('english', %(query)s) AS query)
+SELECT kind, key,
+    (SELECT count(*) FROM unnest(%(terms)s::text[]) AS term
+     WHERE doc @@ to_tsquery('english', term || ':*'))
+    + ts_rank(doc, wanted.query) AS score
+FROM docs, wanted
+WHERE doc @@ wanted.query
+ORDER BY score DESC, kind, key
+LIMIT %(limit)s
+"""  # noqa: S608
+
+
 def postgres_scores(terms: Iterable[str], limit: int = MAX_HITS) -> dict:
     """Rank rows with PostgreSQL full-text search, in one query.
 
@@ -303,95 +370,23 @@ def postgres_scores(terms: Iterable[str], limit: int = MAX_HITS) -> dict:
     ts_rank orders rows matching as many, favouring heavier fields. Terms are
     plain [a-z0-9] words, so the query is always valid tsquery syntax.
     """
-    from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
-    from django.db.models import Case, CharField, F, FloatField, Func, Value, When
-    from django.db.models.functions import Concat
-
-    from scopes.models import Cause, Endpoint, KeyType, Operation, Scope
+    from django.db import connection
 
     words = [term for term in terms if _WORD.fullmatch(term)]
     if not words:
         return {}
-    query = SearchQuery(
-        " | ".join(f"{word}:*" for word in words), search_type="raw", config="english"
-    )
-    singles = [
-        SearchQuery(f"{word}:*", search_type="raw", config="english") for word in words
-    ]
 
-    def split(field: str) -> Func:
-        return Func(
-            F(field),
-            Value(SEPARATORS),
-            Value(" " * len(SEPARATORS)),
-            function="translate",
-            output_field=CharField(),
-        )
-
-    def ranked(model, kind: str, key, fields):
-        vector = reduce(
-            add,
-            (
-                SearchVector(split(name), weight=label, config="english")
-                for label, name in fields
-            ),
-        )
-        return (
-            model.objects.order_by()
-            .annotate(document=vector)
-            .filter(document=query)
-            .annotate(
-                hit_kind=Value(kind, output_field=CharField()),
-                hit_key=key,
-                rank=reduce(
-                    add,
-                    (
-                        Case(
-                            When(document=single, then=Value(1.0)),
-                            default=Value(0.0),
-                            output_field=FloatField(),
-                        )
-                        for single in singles
-                    ),
-                )
-                + SearchRank(F("document"), query),
-            )
-            .values_list("hit_kind", "hit_key", "rank")
-        )
-
-    scopes = ranked(
-        Scope,
-        "scope",
-        F("name"),
-        (("A", "name"), ("B", "description"), ("C", "group"), ("C", "enabled_at")),
-    )
-    endpoints = ranked(
-        Endpoint,
-        "endpoint",
-        Concat("method", Value(" "), "path", output_field=CharField()),
-        (("A", "path"), ("A", "summary"), ("B", "area"), ("D", "notes")),
-    )
-    operations = ranked(
-        Operation,
-        "operation",
-        F("slug"),
-        (("A", "slug"), ("A", "summary"), ("B", "area"), ("D", "notes")),
-    )
-    causes = ranked(
-        Cause,
-        "cause",
-        F("code"),
-        (("A", "code"), ("A", "title"), ("C", "explanation"), ("D", "fix")),
-    )
-    key_types = ranked(
-        KeyType,
-        "key_type",
-        F("slug"),
-        (("A", "slug"), ("A", "name"), ("B", "purpose")),
-    )
-    rows = scopes.union(endpoints, operations, causes, key_types, all=True)
-    rows = rows.order_by("-rank", "hit_kind", "hit_key")[:limit]
-    return {(kind, key): float(rank) for kind, key, rank in rows}
+    params = {
+        "separators": SEPARATORS,
+        "spaces": " " * len(SEPARATORS),
+        "query": " | ".join(f"{word}:*" for word in words),
+        "terms": words,
+        "limit": limit,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_postgres_sql(), params)
+        rows = cursor.fetchall()
+    return {(kind, key): float(score) for kind, key, score in rows}
 
 
 # -- Putting the tiers together ---------------------------------------------

@@ -13,6 +13,7 @@ import logging
 from django.db import DatabaseError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
@@ -34,6 +35,7 @@ from troubleshooter.models import MistakeReport
 from troubleshooter.paths import match_endpoint
 from troubleshooter.reference import catalogue, ratelimit
 from troubleshooter.reference.forms import MistakeReportForm
+from troubleshooter.reference.fragments import rendered_once
 from troubleshooter.reference.params import (
     PLAN_CHOICES,
     SimulatorState,
@@ -68,12 +70,24 @@ def index(request):
     return render(request, "reference/index.html", context)
 
 
+def _scope_tables(snapshot: Snapshot, key_type: str | None = None) -> str:
+    names = snapshot.scopes_for(key_type) if key_type else None
+    return rendered_once(
+        snapshot,
+        f"scope-tables:{key_type or 'all'}",
+        "reference/_scope_groups.html",
+        lambda: {
+            "groups": catalogue.scopes_by_group(snapshot, names),
+            "counts": catalogue.use_counts(snapshot),
+        },
+    )
+
+
 @require_safe
 def scopes(request):
     snapshot = current_snapshot()
     context = {
-        "groups": catalogue.scopes_by_group(snapshot),
-        "counts": catalogue.use_counts(snapshot),
+        "scope_tables": _scope_tables(snapshot),
         "key_types": snapshot.key_types.values(),
     }
     return render(request, "reference/scopes.html", context)
@@ -86,12 +100,10 @@ def key_type(request, slug: str):
     if info is None:
         raise Http404("No such key type")
 
-    names = snapshot.scopes_for(slug)
     context = {
         "key_type": info,
-        "groups": catalogue.scopes_by_group(snapshot, names),
-        "scope_count": len(names),
-        "counts": catalogue.use_counts(snapshot),
+        "scope_tables": _scope_tables(snapshot, slug),
+        "scope_count": len(snapshot.scopes_for(slug)),
         "created_in": CREATED_IN[slug],
         "other_key_types": [kt for kt in snapshot.key_types.values() if kt != info],
     }
@@ -128,10 +140,20 @@ def endpoints(request):
         for op in snapshot.operations.values()
         if chosen.keeps(op) and not chosen.plane
     ]
+
+    def tables() -> dict:
+        return {
+            "endpoint_areas": targets_by_area(kept_endpoints),
+            "task_areas": targets_by_area(kept_tasks),
+        }
+
+    if chosen.active:
+        matrix = render_to_string("reference/_matrix.html", tables())
+    else:
+        matrix = rendered_once(snapshot, "matrix", "reference/_matrix.html", tables)
     context = {
         "filter": chosen,
-        "endpoint_areas": targets_by_area(kept_endpoints),
-        "task_areas": targets_by_area(kept_tasks),
+        "matrix": matrix,
         "shown": len(kept_endpoints) + len(kept_tasks),
         "total": len(snapshot.endpoints) + len(snapshot.operations),
         "areas": catalogue.areas(snapshot),
