@@ -13,6 +13,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -215,6 +216,11 @@ def export_text() -> str:
 
 _lock = threading.Lock()
 _cache: tuple[VersionStamp, Snapshot] | None = None
+# Set by SnapshotPerRequestMiddleware: within one request the version is read
+# once, however many times the view and its helpers ask for the snapshot.
+_request_memo: ContextVar[dict[str, Snapshot] | None] = ContextVar(
+    "scope_doctor_request_snapshot", default=None
+)
 
 
 def data_version() -> VersionStamp:
@@ -233,9 +239,19 @@ def current_snapshot() -> Snapshot:
     One query when nothing changed; otherwise a fixed number more to rebuild,
     done by one thread while any others wait for its result.
     """
+    memo = _request_memo.get()
+    if memo is not None and "snapshot" in memo:
+        return memo["snapshot"]
+
+    snapshot = _snapshot_for(data_version())
+    if memo is not None:
+        memo["snapshot"] = snapshot
+    return snapshot
+
+
+def _snapshot_for(stamp: VersionStamp) -> Snapshot:
     global _cache
 
-    stamp = data_version()
     cached = _cache
     if cached is not None and cached[0] == stamp:
         return cached[1]
@@ -244,10 +260,27 @@ def current_snapshot() -> Snapshot:
         cached = _cache
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        snapshot = from_records(snapshot_records(), version=stamp[0])
+        changed = stamp[1].isoformat() if stamp[1] else ""
+        snapshot = from_records(
+            snapshot_records(), version=stamp[0], stamp=f"{stamp[0]}@{changed}"
+        )
         _cache = (stamp, snapshot)
         logger.info("Rebuilt the reference snapshot at version %s", stamp[0])
         return snapshot
+
+
+class SnapshotPerRequestMiddleware:
+    """Read the data version at most once per request."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = _request_memo.set({})
+        try:
+            return self.get_response(request)
+        finally:
+            _request_memo.reset(token)
 
 
 # -- Records to database ----------------------------------------------------

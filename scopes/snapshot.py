@@ -157,6 +157,9 @@ def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     version: int
+    # The version number plus when it moved: unique even when a rolled-back
+    # transaction reuses a number, so it is safe as a cache key.
+    stamp: str = ""
     key_types: Mapping[str, KeyTypeInfo] = field(default_factory=dict)
     scopes: Mapping[str, ScopeInfo] = field(default_factory=dict)
     endpoints: tuple[EndpointInfo, ...] = ()
@@ -197,7 +200,9 @@ def _requirement_fields(record: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def from_records(records: Iterable[Mapping[str, Any]], version: int = 0) -> Snapshot:
+def from_records(
+    records: Iterable[Mapping[str, Any]], version: int = 0, stamp: str = ""
+) -> Snapshot:
     """Build a snapshot from reference-file records (see scopes/referencefile.py)."""
     parts: dict[str, dict[str, Any]] = {
         "key_type": {},
@@ -286,6 +291,7 @@ def from_records(records: Iterable[Mapping[str, Any]], version: int = 0) -> Snap
 
     return Snapshot(
         version=version,
+        stamp=stamp or str(version),
         key_types=_frozen(parts["key_type"]),
         scopes=_frozen(parts["scope"]),
         endpoints=tuple(
