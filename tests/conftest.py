@@ -4,11 +4,19 @@ import json
 from pathlib import Path
 
 import pytest
+from django.core.cache import caches
 from django.core.management import call_command
 from django.db import transaction
 
 from scopes.services import current_snapshot
 from scopes.snapshot import from_records
+
+
+@pytest.fixture(autouse=True)
+def _empty_page_cache():
+    # Keys carry the data stamp, so this is belt and braces: no test should
+    # ever see a page another test rendered.
+    caches["pages"].clear()
 
 
 @pytest.fixture(autouse=True)

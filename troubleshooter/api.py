@@ -9,12 +9,14 @@ import re
 from collections.abc import Callable
 from functools import wraps
 
+from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control
 
 from scopes.services import current_snapshot
 from scopes.snapshot import KEY_TYPE_SLUGS, PLANES, SCOPE_GROUPS, Snapshot
+from troubleshooter.caching import CACHE_SECONDS
 from troubleshooter.diagnosis import CONTEXTS, Diagnosis, Question, diagnose
 from troubleshooter.openapi import openapi_document
 from troubleshooter.paths import METHODS, match_endpoint, normalise_method
@@ -23,6 +25,7 @@ from troubleshooter.state import Answers, to_query
 
 logger = logging.getLogger(__name__)
 
+JSON = "application/json"
 SCOPE_FORM = re.compile(r"^[a-z_]+\.[a-z_]+$")
 MAX_PARAM = 2048
 
@@ -65,11 +68,21 @@ def read_only_api(view: Callable) -> Callable:
         if not_modified is not None:
             return _finish(not_modified, etag)
 
+        # Answers depend only on the data and the URL: keep the JSON bytes.
+        store = caches["pages"]
+        key = f"api:{etag}:{request.build_absolute_uri()}"
+        cached = store.get(key)
+        if cached is not None:
+            status, content = cached
+            response = HttpResponse(content, status=status, content_type=JSON)
+            return _finish(response, etag)
+
         try:
             body, status = view(request, snapshot, *args, **kwargs)
         except ApiError as error:
             body, status = error.body, error.status
         response = JsonResponse(body, status=status, json_dumps_params={"indent": None})
+        store.set(key, (status, response.content), CACHE_SECONDS)
         return _finish(response, etag)
 
     return wrapper
@@ -79,7 +92,8 @@ def _etag(snapshot: Snapshot, request: HttpRequest) -> str:
     digest = hashlib.blake2b(
         request.get_full_path().encode("utf-8", "replace"), digest_size=8
     ).hexdigest()
-    return f'"v{snapshot.version}-{digest}"'
+    stamp = hashlib.blake2b(snapshot.stamp.encode(), digest_size=4).hexdigest()
+    return f'"v{snapshot.version}-{stamp}-{digest}"'
 
 
 def _cors(response: HttpResponse) -> HttpResponse:

@@ -97,7 +97,16 @@ TEMPLATES = [
 DATABASES = {"default": env_database("DATABASE_URL", BASE_DIR / "db.sqlite3")}
 # One Redis shared by every app server when REDIS_URL is set; local memory
 # (per process) otherwise.
-CACHES = {"default": env_cache("REDIS_URL")}
+CACHES = {
+    "default": env_cache("REDIS_URL"),
+    # Rendered pages, keyed by data version: per process on purpose, since
+    # every process can render them and memory is the fastest place to look.
+    "pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "scope-doctor-pages",
+        "OPTIONS": {"MAX_ENTRIES": 5000},
+    },
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

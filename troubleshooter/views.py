@@ -6,10 +6,12 @@ from django.template import loader
 from django.views.decorators.http import require_safe
 
 from scopes.services import current_snapshot
+from troubleshooter.caching import cached_page
 from troubleshooter.paths import METHODS
 
 
 @require_safe
+@cached_page
 def home(request):
     snapshot = current_snapshot()
     context = {"scenarios": snapshot.scenarios.values(), "methods": METHODS}

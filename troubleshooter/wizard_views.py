@@ -5,11 +5,10 @@ flow (wizard.py) and engine (diagnosis.py) what to show, and renders it."""
 from __future__ import annotations
 
 import logging
-import secrets
 
 from django.core import signing
 from django.db import DatabaseError, IntegrityError
-from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
@@ -17,6 +16,13 @@ from django.views.decorators.vary import vary_on_headers
 
 from scopes.services import current_snapshot
 from scopes.snapshot import Snapshot
+from troubleshooter.caching import (
+    CSRF_SLOT,
+    PAGE_VIEW_SALT,
+    cached_page,
+    fills_slots,
+    page_view_slot,
+)
 from troubleshooter.diagnosis import KEY_TYPE_LABELS, diagnose
 from troubleshooter.models import Feedback, ShortLink
 from troubleshooter.paths import METHODS, match_endpoint, normalise_method
@@ -40,7 +46,6 @@ from troubleshooter.wizard import (
 
 logger = logging.getLogger(__name__)
 
-FEEDBACK_SALT = "scope-doctor.feedback"
 STEP_OPTIONS = {
     "context": [
         ("playground", "The Playground"),
@@ -125,6 +130,7 @@ def _fix_url(answers: Answers) -> str:
 
 @require_safe
 @vary_on_headers("HX-Request")
+@cached_page
 def step(request, scenario: str):
     snapshot = current_snapshot()
     info = snapshot.scenarios.get(scenario)
@@ -187,6 +193,7 @@ def _options(snapshot: Snapshot, scenario: str, name: str, answers: Answers):
 
 @require_safe
 @vary_on_headers("HX-Request")
+@cached_page
 def fix(request):
     snapshot = current_snapshot()
     parsed = parse_answers(request.GET, snapshot)
@@ -218,15 +225,6 @@ def fix_response(request, snapshot: Snapshot, parsed: Parsed, push_url=None, lin
     share_path = _fix_url(answers)
     walked = walked_steps(snapshot, answers)
     facts = ticket_facts(snapshot, answers, diagnosis)
-    page_view = signing.dumps(
-        {
-            "id": secrets.token_urlsafe(12),
-            "scenario": scenario_slug,
-            "verdict": diagnosis.verdict,
-            "reasons": [r.code for r in diagnosis.reasons],
-        },
-        salt=FEEDBACK_SALT,
-    )
     context = {
         "scenario": scenario,
         "answers": answers,
@@ -252,7 +250,10 @@ def fix_response(request, snapshot: Snapshot, parsed: Parsed, push_url=None, lin
         "roles": snapshot.roles.values(),
         "role": snapshot.roles.get(question.role or ""),
         "role_hidden": _hidden_pairs(answers, "role"),
-        "page_view": page_view,
+        # Per-visitor values are filled in by troubleshooter.caching, so the
+        # rendered page itself can be cached.
+        "csrf_slot": CSRF_SLOT,
+        "page_view_slot": page_view_slot(to_query(answers)),
         "link": link,
         "link_is_stale": link is not None and link.data_version != snapshot.version,
         "back_url": (
@@ -340,11 +341,10 @@ def make_short_link(request):
 
 
 @require_safe
+@fills_slots
 def short_link(request, code: str):
     snapshot = current_snapshot()
     link = get_object_or_404(ShortLink, code=code)
-    from django.http import QueryDict
-
     parsed = parse_answers(QueryDict(link.query), snapshot)
     return fix_response(request, snapshot, parsed, link=link)
 
@@ -353,7 +353,7 @@ def short_link(request, code: str):
 def feedback(request):
     try:
         view = signing.loads(
-            request.POST.get("page_view", ""), salt=FEEDBACK_SALT, max_age=86400
+            request.POST.get("page_view", ""), salt=PAGE_VIEW_SALT, max_age=86400
         )
     except signing.BadSignature:
         return HttpResponseBadRequest(
@@ -363,12 +363,22 @@ def feedback(request):
     if answer not in ("yes", "no"):
         return HttpResponseBadRequest("Please answer Yes or No.")
 
-    reasons = [code for code in view.get("reasons", []) if isinstance(code, str)]
+    # The token carries only the answers; the verdict is worked out again, so
+    # the counts staff see cannot be forged by editing the form.
+    snapshot = current_snapshot()
+    answers = parse_answers(QueryDict(str(view.get("q", ""))), snapshot).answers
+    scenario = answers.scenario or "something_else"
+    target = target_for(snapshot, scenario, answers)
+    if target is None:
+        return HttpResponseBadRequest("This feedback form no longer matches a fix.")
+    diagnosis = diagnose(snapshot, target, answers.to_question())
+    reasons = [reason.code for reason in diagnosis.reasons]
+
     _, created = Feedback.objects.get_or_create(
         page_view=str(view.get("id", ""))[:64],
         defaults={
-            "scenario": str(view.get("scenario", ""))[:40],
-            "verdict": str(view.get("verdict", ""))[:10],
+            "scenario": scenario[:40],
+            "verdict": diagnosis.verdict,
             "reason_codes": ",".join(reasons)[:300],
             "first_reason": (reasons[0] if reasons else "")[:60],
             "fixed": answer == "yes",
