@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Prefetch
 
 from scopes import referencefile as rf
@@ -41,7 +41,8 @@ from scopes.snapshot import Snapshot, from_records
 logger = logging.getLogger(__name__)
 
 Record = dict[str, Any]
-VersionStamp = tuple[int, datetime.datetime | None]
+# The number, and when it moved as the database's text for that time.
+VersionStamp = tuple[int, str | None]
 
 
 # -- Database to records ----------------------------------------------------
@@ -229,8 +230,21 @@ def data_version() -> VersionStamp:
     The time is part of the stamp so that a number reused after a rolled-back
     transaction (as in tests) never matches a stale snapshot.
     """
-    row = DataVersion.objects.filter(pk=1).values_list("number", "changed_at").first()
-    return row if row is not None else (0, None)
+    # Every public request runs this, so it skips the ORM's query building
+    # (a third of a warm page's time when profiled); the SQL is fixed.
+    with connection.cursor() as cursor:
+        cursor.execute(_VERSION_SQL.format(table=_version_table()))
+        row = cursor.fetchone()
+    if row is None:
+        return (0, None)
+    return (int(row[0]), None if row[1] is None else str(row[1]))
+
+
+_VERSION_SQL = "SELECT number, changed_at FROM {table} WHERE id = 1"
+
+
+def _version_table() -> str:
+    return connection.ops.quote_name(DataVersion._meta.db_table)
 
 
 def current_snapshot() -> Snapshot:
@@ -260,7 +274,7 @@ def _snapshot_for(stamp: VersionStamp) -> Snapshot:
         cached = _cache
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        changed = stamp[1].isoformat() if stamp[1] else ""
+        changed = stamp[1] or ""
         snapshot = from_records(
             snapshot_records(), version=stamp[0], stamp=f"{stamp[0]}@{changed}"
         )

@@ -118,6 +118,7 @@ def env_database(
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(default_sqlite),
+            "CONN_MAX_AGE": 600,
         }
 
     scheme = value.split("://", 1)[0].lower() if "://" in value else ""
@@ -139,7 +140,9 @@ def env_database(
             "as in postgres://user@host:5432/dbname."
         )
     if scheme == "sqlite":
-        config.pop("CONN_MAX_AGE", None)
+        # Opening a SQLite file reads its schema again: keep connections, as
+        # the version check would otherwise cost a millisecond per request.
+        config["CONN_MAX_AGE"] = 600
         config.pop("CONN_HEALTH_CHECKS", None)
     return config
 
