@@ -21,6 +21,7 @@ from django.views.decorators.vary import vary_on_headers
 from scopes.services import current_snapshot
 from scopes.snapshot import KEY_TYPE_SLUGS, Snapshot
 from troubleshooter import search as searching
+from troubleshooter.caching import cached_page
 from troubleshooter.diagnosis import KEY_TYPE_LABELS
 from troubleshooter.keys import (
     CREATED_IN,
@@ -58,6 +59,7 @@ def _partial(request) -> bool:
 
 
 @require_safe
+@cached_page
 def index(request):
     snapshot = current_snapshot()
     context = {
@@ -84,6 +86,7 @@ def _scope_tables(snapshot: Snapshot, key_type: str | None = None) -> str:
 
 
 @require_safe
+@cached_page
 def scopes(request):
     snapshot = current_snapshot()
     context = {
@@ -131,6 +134,7 @@ def scope(request, name: str):
 
 
 @require_safe
+@cached_page
 def endpoints(request):
     snapshot = current_snapshot()
     chosen = catalogue.read_matrix_filter(request.GET, snapshot)
@@ -212,6 +216,7 @@ def operation(request, slug: str):
 
 
 @require_safe
+@cached_page
 def causes(request):
     snapshot = current_snapshot()
     context = {"causes": sorted(snapshot.causes.values(), key=lambda c: c.title)}
@@ -298,6 +303,7 @@ def _too_many(request, form, context: dict, decision: ratelimit.Decision):
 
 @require_safe
 @vary_on_headers("HX-Request")
+@cached_page
 def search(request):
     snapshot = current_snapshot()
     query = " ".join(request.GET.get("q", "").split())[: searching.MAX_QUERY]
@@ -321,6 +327,7 @@ def search(request):
 
 
 @require_safe
+@cached_page
 def simulator(request):
     snapshot = current_snapshot()
     state = read_simulator(request.GET, snapshot)
@@ -368,6 +375,7 @@ def _share_url(request, name: str, query: str) -> str:
 
 
 @require_safe
+@cached_page
 def builder(request):
     snapshot = current_snapshot()
     state = read_builder(request.GET, snapshot)
