@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format lock install browser clean
+.PHONY: run test lint format lock install browser clean bench bench-smoke wrk
 
 $(PY):
 	@./.ci/find-python > /dev/null || exit 1
@@ -40,6 +40,17 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
+
+# The benchmark: gunicorn in production mode driven by wrk, on PostgreSQL and
+# SQLite (see README, "Performance"). bench-smoke runs one second per target.
+bench: $(STAMP) wrk
+	$(PY) .ci/bench.py $(BENCH_ARGS)
+
+bench-smoke: $(STAMP) wrk
+	$(PY) .ci/bench.py --smoke --out bench-results/smoke
+
+wrk:
+	@command -v wrk > /dev/null || ./.ci/install-debian wrk
 
 # Re-resolve every pin from pyproject.toml into requirements/lock.txt.
 lock:
