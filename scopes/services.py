@@ -17,7 +17,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, models, transaction
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    connection,
+    models,
+    transaction,
+)
 from django.db.models import Prefetch
 
 from scopes import referencefile as rf
@@ -257,10 +263,41 @@ def current_snapshot() -> Snapshot:
     if memo is not None and "snapshot" in memo:
         return memo["snapshot"]
 
-    snapshot = _snapshot_for(data_version())
+    try:
+        snapshot = _snapshot_for(data_version())
+    except (OperationalError, InterfaceError):
+        if _cache is None:
+            raise
+        snapshot = _last_snapshot_while_down(_cache[1])
+    else:
+        _database_back()
     if memo is not None:
         memo["snapshot"] = snapshot
     return snapshot
+
+
+_down = threading.Event()
+
+
+def _last_snapshot_while_down(snapshot: Snapshot) -> Snapshot:
+    """Answer from the snapshot held in memory while the database is down.
+
+    The reference data changes a few times a week, so the last copy is almost
+    always today's; a process that has none lets the error become a 503 page.
+    """
+    if not _down.is_set():
+        _down.set()
+        logger.warning(
+            "Database unreachable: answering from the snapshot at version %s",
+            snapshot.version,
+        )
+    return snapshot
+
+
+def _database_back() -> None:
+    if _down.is_set():
+        _down.clear()
+        logger.warning("Database reachable again: snapshot checks resumed")
 
 
 def _snapshot_for(stamp: VersionStamp) -> Snapshot:

@@ -20,6 +20,13 @@ def _empty_page_cache():
 
 
 @pytest.fixture(autouse=True)
+def _no_rate_limit_counts():
+    # Rate-limit counters live in the default cache; each test starts with
+    # none, so tests that post often never meet another test's counts.
+    caches["default"].clear()
+
+
+@pytest.fixture(autouse=True)
 def _plain_static_storage(settings):
     # Tests render templates with {% static %}; the plain backend means they
     # need no collectstatic run and no manifest.

@@ -13,7 +13,7 @@ from django.urls import reverse
 from scopes.models import Scope
 from tests.factories import staff
 from troubleshooter.models import MistakeReport
-from troubleshooter.reference import views
+from troubleshooter.ratelimit import limit_for
 
 REPORT = reverse("reference:report")
 SCOPE_PAGE = reverse("reference:scope", args=["logs.view"])
@@ -144,23 +144,23 @@ def test_secrets_pasted_into_a_report_are_masked_before_storing(client, referenc
 def test_a_client_over_the_limit_gets_a_429_with_retry_after_and_its_text(
     client, reference
 ):
-    for _ in range(views.REPORT_LIMIT):
+    for _ in range(limit_for("report").requests):
         assert client.post(REPORT, GOOD).status_code == 302
 
     response = client.post(REPORT, {**GOOD, "message": "One report too many here."})
 
     assert response.status_code == 429
     retry_after = int(response["Retry-After"])
-    assert 0 < retry_after <= views.REPORT_WINDOW
+    assert 0 < retry_after <= limit_for("report").window
     html = response.content.decode()
     assert len(re.findall(r"<h1[\s>]", html)) == 1
     assert "Please wait before sending another report" in html
     assert "One report too many here." in html
-    assert MistakeReport.objects.count() == views.REPORT_LIMIT
+    assert MistakeReport.objects.count() == limit_for("report").requests
 
 
 def test_the_limit_is_per_client(client, reference):
-    for _ in range(views.REPORT_LIMIT):
+    for _ in range(limit_for("report").requests):
         client.post(REPORT, GOOD, REMOTE_ADDR="203.0.113.7")
 
     other = client.post(REPORT, GOOD, REMOTE_ADDR="203.0.113.8")
@@ -171,7 +171,7 @@ def test_the_limit_is_per_client(client, reference):
 
 
 def test_the_limit_lives_in_the_shared_cache(client, reference):
-    for _ in range(views.REPORT_LIMIT):
+    for _ in range(limit_for("report").requests):
         client.post(REPORT, GOOD)
     assert client.post(REPORT, GOOD).status_code == 429
 
@@ -181,7 +181,7 @@ def test_the_limit_lives_in_the_shared_cache(client, reference):
 
 
 def test_fixing_a_validation_error_does_not_use_up_the_limit(client, reference):
-    for _ in range(views.REPORT_LIMIT * 2):
+    for _ in range(limit_for("report").requests * 2):
         assert client.post(REPORT, {**GOOD, "message": "short"}).status_code == 400
 
     assert client.post(REPORT, GOOD).status_code == 302

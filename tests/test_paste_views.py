@@ -409,7 +409,7 @@ def test_the_openapi_description_documents_parse(client, reference):
     document = client.get("/api/v1/openapi.json").json()
 
     operation = document["paths"]["/api/v1/parse"]["post"]
-    assert set(operation["responses"]) == {"200", "400", "405", "413"}
+    assert set(operation["responses"]) == {"200", "400", "405", "413", "429"}
     for name in ("ParseRequest", "ParseResult"):
         jsonschema.Draft202012Validator.check_schema(
             document["components"]["schemas"][name]

@@ -22,6 +22,7 @@ ERROR = {
                 "message": {"type": "string"},
                 "field": {"type": "string"},
                 "suggestions": STRING_LIST,
+                "retry_after": {"type": "integer"},
             },
         }
     },
@@ -429,6 +430,11 @@ def openapi_document(server_url: str) -> dict:
                         ),
                         "405": _json("Error", "Only POST is answered."),
                         "413": _json("Error", "The paste is larger than 1 MB."),
+                        "429": _json(
+                            "Error",
+                            "Too many pastes from this address; Retry-After says "
+                            "in how many seconds to try again.",
+                        ),
                     },
                 }
             },

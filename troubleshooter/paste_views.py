@@ -22,6 +22,8 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from scopes.services import current_snapshot
 from scopes.snapshot import Snapshot
+from troubleshooter import ratelimit
+from troubleshooter.outage import refuse_writes_while_down
 from troubleshooter.paste import (
     EMPTY,
     LOOKED_FOR,
@@ -87,9 +89,20 @@ def _declared_length(request: HttpRequest) -> int:
 # -- The page -----------------------------------------------------------------
 
 
+def _paste_unavailable(request: HttpRequest) -> HttpResponse:
+    # Only reached by a process that has never read the reference data.
+    error = (
+        "We cannot read this paste just now: the reference data is unavailable. "
+        "Your text is kept below; send it again in a minute."
+    )
+    context = _form_context(error, _shown_again(request.POST.get("text", "")))
+    return render(request, "paste/paste.html", context, status=503)
+
+
 @never_cache
 @csrf_exempt
 @require_http_methods(["GET", "HEAD", "POST"])
+@refuse_writes_while_down(_paste_unavailable)
 def paste(request: HttpRequest) -> HttpResponse:
     # CSRF is checked by csrf_protect in _paste_page, after this size check:
     # the global middleware would read an oversized body first and answer with
@@ -105,6 +118,15 @@ def _paste_page(request: HttpRequest) -> HttpResponse:
         return render(request, "paste/paste.html", _form_context())
 
     text = request.POST.get("text", "")
+    decision = ratelimit.hit(request, "paste")
+    if not decision.allowed:
+        error = (
+            "You have sent many pastes in a short while. Send this one again in "
+            f"{decision.retry_in_words}; your text is kept below."
+        )
+        context = _form_context(error, _shown_again(text))
+        return ratelimit.refused_page(request, decision, "paste/paste.html", context)
+
     reading = read_paste(text)
 
     if reading.outcome == TOO_LARGE:
@@ -260,6 +282,10 @@ def parse_api(request: HttpRequest) -> HttpResponse:
         )
         response["Allow"] = "POST"
         return response
+
+    decision = ratelimit.hit(request, "paste")
+    if not decision.allowed:
+        return ratelimit.refused_json(decision)
 
     try:
         payload = json.loads(request.body or b"")

@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "scopes.services.SnapshotPerRequestMiddleware",
     "troubleshooter.middleware.SecurityHeadersMiddleware",
+    "troubleshooter.outage.DatabaseOutageMiddleware",
 ]
 
 ROOT_URLCONF = "troubleshooter.urls"
@@ -95,6 +96,12 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env_database("DATABASE_URL", BASE_DIR / "db.sqlite3")}
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # An unreachable database must fail fast, so pages answer from the
+    # in-memory snapshot instead of holding a worker (troubleshooter/outage.py).
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
+        "DATABASE_CONNECT_TIMEOUT", 3
+    )
 # One Redis shared by every app server when REDIS_URL is set; local memory
 # (per process) otherwise.
 CACHES = {
@@ -108,6 +115,20 @@ CACHES = {
     },
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Public POSTs one client may make: (requests, window in seconds), counted in
+# the default cache (troubleshooter/ratelimit.py). Pastes count the form and
+# POST /api/v1/parse together.
+RATE_LIMITS = {
+    "feedback": (env_int("RATE_LIMIT_FEEDBACK", 30), 3600),
+    "report": (env_int("RATE_LIMIT_REPORTS", 5), 3600),
+    "paste": (env_int("RATE_LIMIT_PASTES", 120), 600),
+    "short_link": (env_int("RATE_LIMIT_SHORT_LINKS", 60), 3600),
+}
+# Behind a load balancer: the header it overwrites with the visitor's address.
+RATE_LIMIT_CLIENT_HEADER = env_str("RATE_LIMIT_CLIENT_HEADER")
+# What a refused write tells the browser while the database is unreachable.
+OUTAGE_RETRY_AFTER = env_int("OUTAGE_RETRY_AFTER", 30)
 
 AUTH_PASSWORD_VALIDATORS = [
     {

@@ -16,6 +16,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from scopes.services import current_snapshot
 from scopes.snapshot import Snapshot
+from troubleshooter import ratelimit
 from troubleshooter.caching import (
     CSRF_SLOT,
     PAGE_VIEW_SALT,
@@ -25,6 +26,7 @@ from troubleshooter.caching import (
 )
 from troubleshooter.diagnosis import KEY_TYPE_LABELS, diagnose
 from troubleshooter.models import Feedback, ShortLink
+from troubleshooter.outage import refuse_writes_while_down, unavailable_page
 from troubleshooter.paths import METHODS, match_endpoint, normalise_method
 from troubleshooter.state import Answers, Parsed, parse_answers, to_query
 from troubleshooter.ticket import (
@@ -315,12 +317,49 @@ def _start_url(method: str, path: str) -> str:
     return reverse("wizard:start") + "?" + urlencode({"method": method, "path": path})
 
 
+def _resent_answers(request) -> list[tuple[str, str]]:
+    """The posted answers, to post again from a refusal page."""
+    pairs = [
+        (name, value[:2048])
+        for name, values in request.POST.lists()
+        if name != "csrfmiddlewaretoken"
+        for value in values
+    ]
+    return pairs[:50]
+
+
+def _short_link_refusal(request) -> dict:
+    from urllib.parse import urlencode
+
+    answers = _resent_answers(request)
+    return {
+        "message": "The short link was not made.",
+        "resend": {
+            "action": reverse("wizard:make-short-link"),
+            "hidden": answers,
+            "buttons": [("", "", "Make the short link")],
+        },
+        "back_url": reverse("wizard:fix") + "?" + urlencode(answers),
+        "back_label": "Back to the fix: its long link works the same",
+    }
+
+
+def _short_link_unavailable(request) -> HttpResponse:
+    return unavailable_page(request, context=_short_link_refusal(request))
+
+
 @require_POST
+@refuse_writes_while_down(_short_link_unavailable)
 def make_short_link(request):
     snapshot = current_snapshot()
     parsed = parse_answers(request.POST, snapshot)
     if not parsed.answers.has_target and not parsed.answers.scenario:
         return HttpResponseBadRequest("Nothing to link to: answer the wizard first.")
+    decision = ratelimit.hit(request, "short_link")
+    if not decision.allowed:
+        return ratelimit.refused_page(
+            request, decision, context=_short_link_refusal(request)
+        )
 
     query = to_query(parsed.answers)
     code = ShortLink.code_for(query)
@@ -330,13 +369,7 @@ def make_short_link(request):
         )
     except (IntegrityError, DatabaseError):
         logger.exception("could not store short link %s", code)
-        return HttpResponse(
-            "We could not save the short link just now; the long link above "
-            "works the same. Please try again in a minute.",
-            status=503,
-            headers={"Retry-After": "60"},
-            content_type="text/plain",
-        )
+        return _short_link_unavailable(request)
     return redirect("wizard:short-link", code=code)
 
 
@@ -349,7 +382,31 @@ def short_link(request, code: str):
     return fix_response(request, snapshot, parsed, link=link)
 
 
+def _feedback_refusal(request) -> dict:
+    return {
+        "heading": "Did this fix it?",
+        "heading_id": "feedback-heading",
+        "message": "We have not recorded your answer.",
+        "resend": {
+            "action": reverse("wizard:feedback"),
+            "hidden": [("page_view", request.POST.get("page_view", "")[:1000])],
+            "buttons": [("fixed", "yes", "Yes"), ("fixed", "no", "No")],
+        },
+    }
+
+
+def _feedback_template(request, template: str) -> str:
+    # An htmx answer swaps into the page's feedback section.
+    return f"{template}#refused" if request.htmx else template
+
+
+def _feedback_unavailable(request) -> HttpResponse:
+    template = _feedback_template(request, "503.html")
+    return unavailable_page(request, template, _feedback_refusal(request))
+
+
 @require_POST
+@refuse_writes_while_down(_feedback_unavailable)
 def feedback(request):
     try:
         view = signing.loads(
@@ -362,6 +419,11 @@ def feedback(request):
     answer = request.POST.get("fixed")
     if answer not in ("yes", "no"):
         return HttpResponseBadRequest("Please answer Yes or No.")
+    decision = ratelimit.hit(request, "feedback")
+    if not decision.allowed:
+        template = _feedback_template(request, "429.html")
+        context = _feedback_refusal(request)
+        return ratelimit.refused_page(request, decision, template, context)
 
     # The token carries only the answers; the verdict is worked out again, so
     # the counts staff see cannot be forged by editing the form.

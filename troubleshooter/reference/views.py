@@ -20,6 +20,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from scopes.services import current_snapshot
 from scopes.snapshot import KEY_TYPE_SLUGS, Snapshot
+from troubleshooter import ratelimit
 from troubleshooter import search as searching
 from troubleshooter.caching import cached_page
 from troubleshooter.diagnosis import KEY_TYPE_LABELS
@@ -33,8 +34,13 @@ from troubleshooter.keys import (
 )
 from troubleshooter.masking import mask_secrets
 from troubleshooter.models import MistakeReport
+from troubleshooter.outage import (
+    DATABASE_DOWN,
+    refuse_writes_while_down,
+    unavailable_page,
+)
 from troubleshooter.paths import match_endpoint
-from troubleshooter.reference import catalogue, ratelimit
+from troubleshooter.reference import catalogue
 from troubleshooter.reference.forms import MistakeReportForm
 from troubleshooter.reference.fragments import rendered_once
 from troubleshooter.reference.params import (
@@ -46,9 +52,6 @@ from troubleshooter.reference.params import (
 from troubleshooter.templatetags.reference_tags import ref_url
 
 logger = logging.getLogger(__name__)
-
-REPORT_LIMIT = 5
-REPORT_WINDOW = 3600
 
 
 def _partial(request) -> bool:
@@ -249,7 +252,30 @@ def _row_context(snapshot: Snapshot, kind: str, key: str) -> dict | None:
     return None
 
 
+def _report_unavailable(request):
+    form = MistakeReportForm(request.POST)
+    try:
+        context = _row_context(
+            current_snapshot(),
+            request.POST.get("kind", "")[:20],
+            request.POST.get("key", "")[:300],
+        )
+    except DATABASE_DOWN:
+        context = None
+    if context is None:
+        kept = [("Your report", request.POST.get("message", ""))]
+        return unavailable_page(request, context={"kept": kept})
+
+    form.add_error(
+        None,
+        "We could not save your report just now: our database is unavailable. "
+        "Your text is kept below; send it again in a minute.",
+    )
+    return _row_page(request, context, form=form, status=503)
+
+
 @require_POST
+@refuse_writes_while_down(_report_unavailable)
 def report_mistake(request):
     snapshot = current_snapshot()
     kind = request.POST.get("kind", "")[:20]
@@ -259,13 +285,12 @@ def report_mistake(request):
     if context is None:
         return render(request, "reference/report_gone.html", {"form": form}, status=400)
 
-    client = ratelimit.client_id(request)
-    decision = ratelimit.peek("report", client, REPORT_LIMIT, REPORT_WINDOW)
+    decision = ratelimit.peek(request, "report")
     if not decision.allowed:
         return _too_many(request, form, context, decision)
     if not form.is_valid():
         return _row_page(request, context, form=form, status=400)
-    decision = ratelimit.hit("report", client, REPORT_LIMIT, REPORT_WINDOW)
+    decision = ratelimit.hit(request, "report")
     if not decision.allowed:
         return _too_many(request, form, context, decision)
 
@@ -281,21 +306,14 @@ def report_mistake(request):
 
 
 def _too_many(request, form, context: dict, decision: ratelimit.Decision):
-    logger.warning("mistake reports rate-limited for one client")
-    minutes = max(1, round(decision.retry_after / 60))
-    response = render(
-        request,
-        "reference/report_limited.html",
-        {
-            "form": form,
-            "minutes": minutes,
-            "back_url": ref_url(context.get("scope") or context.get("target")),
-            "limit": REPORT_LIMIT,
-        },
-        status=429,
+    form.add_error(
+        None,
+        "Please wait before sending another report: we take "
+        f"{decision.limit.in_words} from one address. Send this one in "
+        f"{decision.retry_in_words}; your text is kept below.",
     )
-    response["Retry-After"] = str(decision.retry_after)
-    return response
+    response = _row_page(request, context, form=form, status=429)
+    return ratelimit.with_retry_after(response, decision)
 
 
 # -- Search -----------------------------------------------------------------
