@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class TroubleshooterConfig(AppConfig):
     name = "troubleshooter"
     verbose_name = "Troubleshooter"
+
+    def ready(self) -> None:
+        from troubleshooter.security import keep_request_construction_lazy
+
+        keep_request_construction_lazy()
