@@ -1,0 +1,212 @@
+"""A database outage, played by cutting a TCP proxy between the site and
+PostgreSQL: pages keep answering from the snapshot in memory, writes are
+refused with a 503 that keeps what was typed, and once the proxy is restored
+the same processes save again without a restart.
+
+The site is gunicorn with production settings on a throwaway copy of the
+reference database (tests/livesite.py). SQLite has no server to lose, so these
+tests always use PostgreSQL, and are skipped only when it is not reachable.
+"""
+
+import json
+import re
+from html import unescape
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import pytest
+
+from tests import livesite
+from tests.tcpproxy import TcpProxy
+
+_unreachable = livesite.postgres_unreachable_reason()
+pytestmark = pytest.mark.skipif(_unreachable is not None, reason=_unreachable or "")
+
+RETRY_AFTER = "30"
+DENIED = {
+    "scenario": "completions",
+    "context": "code",
+    "key_type": "workspace_service",
+    "method": "POST",
+    "path": "/v1/chat/completions",
+    "scopes": "logs.view",
+}
+ALLOWED = {**DENIED, "scopes": "completions.write"}
+CHECK = {
+    "method": "POST",
+    "path": "/v1/chat/completions",
+    "key_type": "workspace_service",
+}
+REPORT = "The description should say it also covers streaming responses."
+PASTE = '{"success":false,"data":{"message":"no","errorCode":"AB03"}}'
+
+
+class Outage:
+    def __init__(self, base: str, proxy: TcpProxy, database: str) -> None:
+        self.base = base
+        self.proxy = proxy
+        self.database = database
+
+    def visitor(self) -> livesite.Client:
+        return livesite.Client(self.base, timeout=15)
+
+
+def through(proxy: TcpProxy, url: str) -> str:
+    parts = urlsplit(url)
+    user = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+    return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{proxy.port}"))
+
+
+@pytest.fixture
+def outage():
+    with livesite.database_from_template("outage") as database:
+        parts = urlsplit(database)
+        proxy = TcpProxy(parts.hostname, parts.port or 5432)
+        env = livesite.production_env(
+            through(proxy, database), OUTAGE_RETRY_AFTER=RETRY_AFTER
+        )
+        try:
+            with livesite.gunicorn(env) as base:
+                yield Outage(base, proxy, database)
+        finally:
+            proxy.close()
+
+
+def fix_url(answers: dict) -> str:
+    return "/fix/?" + urlencode(answers)
+
+
+def check_url(scopes: str) -> str:
+    return "/api/v1/check?" + urlencode({**CHECK, "scopes": scopes})
+
+
+def h1s(page: str) -> list[str]:
+    """The text of each <h1>, without its inner tags."""
+    found = re.findall(r"<h1[^>]*>(.*?)</h1>", page, re.S)
+    return [unescape(re.sub(r"<[^>]+>", "", h)).strip() for h in found]
+
+
+def test_a_process_with_no_snapshot_yet_answers_a_clear_503_until_the_database_returns(
+    outage,
+):
+    visitor = outage.visitor()
+    outage.proxy.cut()
+
+    page = visitor.get("/")
+    api = visitor.get(check_url("logs.view"))
+
+    assert page.status == 503
+    assert page.headers["retry-after"] == RETRY_AFTER
+    assert h1s(page.text) == ["This page is unavailable for a moment"]
+    assert "Traceback" not in page.text
+    assert api.status == 503
+    assert json.loads(api.body)["error"]["code"] == "unavailable"
+
+    outage.proxy.restore()
+
+    assert visitor.get("/").status == 200
+
+
+def test_pages_answer_from_memory_with_the_right_verdict_while_the_database_is_down(
+    outage,
+):
+    visitor = outage.visitor()
+    assert visitor.get(fix_url(DENIED)).status == 200
+    outage.proxy.cut()
+
+    # Neither URL was asked before the cut, so nothing was cached for them:
+    # the answers come from the snapshot held in memory.
+    allowed = visitor.get(fix_url(ALLOWED))
+    denied = visitor.get(fix_url({**DENIED, "key_type": "workspace_user"}))
+    check = visitor.get(check_url("logs.view"))
+    scope = visitor.get("/reference/scopes/completions.write/")
+
+    assert allowed.status == 200
+    assert "This key should be allowed" in allowed.text
+    assert denied.status == 200
+    assert "This call is refused" in denied.text
+    assert "completions.write" in denied.text
+    answer = json.loads(check.body)
+    assert check.status == 200
+    assert (answer["allowed"], answer["verdict"]) == (False, "denied")
+    assert answer["missing"] == [["completions.write"]]
+    assert scope.status == 200
+    assert h1s(scope.text) == ["completions.write"]
+
+
+def test_writes_are_refused_with_a_503_that_keeps_the_text_and_work_once_it_returns(
+    outage,
+):
+    visitor = outage.visitor()
+    scope_page = visitor.get("/reference/scopes/completions.write/").text
+    report = livesite.form_fields(scope_page, "message")
+    report.update(message=REPORT, source_url="https://portkey.ai/docs/example")
+    fix_page = visitor.get(fix_url(DENIED)).text
+    feedback = livesite.form_fields(fix_page, "page_view")
+    outage.proxy.cut()
+
+    refused = visitor.post("/reference/report/", report)
+    answer = visitor.post("/feedback/", {**feedback, "fixed": "yes"})
+    swapped = visitor.post(
+        "/feedback/", {**feedback, "fixed": "yes"}, headers={"HX-Request": "true"}
+    )
+    paste = visitor.post("/paste/", {**feedback, "text": PASTE})
+
+    assert refused.status == 503
+    assert refused.headers["retry-after"] == RETRY_AFTER
+    assert h1s(refused.text) == ["completions.write"]
+    assert "We could not save your report just now" in refused.text
+    kept = livesite.form_fields(refused.text, "message")
+    assert kept["message"] == REPORT
+    assert kept["source_url"] == "https://portkey.ai/docs/example"
+    assert answer.status == 503
+    assert answer.headers["retry-after"] == RETRY_AFTER
+    assert h1s(answer.text) == ["We could not save that just now"]
+    assert livesite.hidden_value(answer.text, "page_view") == feedback["page_view"]
+    assert swapped.status == 503
+    assert "<h1" not in swapped.text
+    assert '<h2 id="feedback-heading">' in swapped.text
+    # Reading a paste stores nothing, so it still works from memory.
+    assert paste.status == 200
+    assert "AB03" in paste.text
+
+    outage.proxy.restore()
+    saved = visitor.post("/reference/report/", kept)
+    resent = visitor.post(
+        "/feedback/", livesite.form_fields(answer.text, "page_view") | {"fixed": "yes"}
+    )
+
+    assert saved.status == 302
+    assert resent.status == 200
+    stored = livesite.query(
+        outage.database, "SELECT key, message FROM troubleshooter_mistakereport"
+    )
+    assert stored == [("completions.write", REPORT)]
+    assert livesite.query(
+        outage.database, "SELECT scenario, fixed FROM troubleshooter_feedback"
+    ) == [("completions", True)]
+
+
+def test_a_short_link_refused_during_the_outage_keeps_the_answers_and_the_long_link(
+    outage,
+):
+    visitor = outage.visitor()
+    fix_page = visitor.get(fix_url(DENIED)).text
+    fields = livesite.form_fields(fix_page, "scenario", action="/f/")
+    outage.proxy.cut()
+
+    refused = visitor.post("/f/", fields)
+
+    assert refused.status == 503
+    assert refused.headers["retry-after"] == RETRY_AFTER
+    resend = livesite.form_fields(refused.text, "scenario", action="/f/")
+    assert {k: resend[k] for k in DENIED} == DENIED
+    assert 'href="/fix/?' in refused.text
+
+    outage.proxy.restore()
+    made = visitor.post("/f/", resend)
+
+    assert made.status == 302
+    code = made.headers["location"].rstrip("/").rsplit("/", 1)[-1]
+    assert livesite.query(
+        outage.database, "SELECT code FROM troubleshooter_shortlink"
+    ) == [(code,)]
