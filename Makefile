@@ -52,6 +52,12 @@ bench-smoke: $(STAMP) wrk
 wrk:
 	@command -v wrk > /dev/null || ./.ci/install-debian wrk
 
+# 64 clients for a minute against gunicorn and PostgreSQL, staff editing at the
+# same time; fails unless no errors and every acknowledged write is stored.
+.PHONY: soak
+soak: $(STAMP)
+	$(PY) .ci/soak.py $(SOAK_ARGS)
+
 # Re-resolve every pin from pyproject.toml into requirements/lock.txt.
 lock:
 	rm -rf .lock-venv
