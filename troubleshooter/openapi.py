@@ -148,8 +148,10 @@ PARSE_REQUEST = {
     "properties": {
         "text": {
             "type": "string",
+            "pattern": r"\S",
             "description": "The paste: an error body, curl command, raw HTTP, "
-            "response headers or SDK error output; at most 1 MB as UTF-8.",
+            "response headers or SDK error output; at most 1 MB as UTF-8. Text "
+            "with a NUL or mostly control characters is refused as not_text.",
         }
     },
 }
@@ -279,19 +281,35 @@ def _json(schema_ref: str, description: str) -> dict:
     }
 
 
+# api.MAX_PARAM: longer values are refused with a 400.
+MAX_PARAM = 2048
+# A scope as /check reads it: resource.action, optionally after "portkey.".
+_SCOPE = r"(portkey\.[a-z_]+\.[a-z_]+|(?!portkey\.)[a-z_]+\.[a-z_]+)"
+
+
 def _query(name: str, description: str, schema: dict, required: bool = False) -> dict:
     return {
         "name": name,
         "in": "query",
         "required": required,
         "description": description,
-        "schema": schema,
+        "schema": {"type": "string", "maxLength": MAX_PARAM, **schema},
+    }
+
+
+def _one_of(words: list[str], blank: bool = False) -> dict:
+    """One of ``words``; the API ignores spaces around a value, and with
+    ``blank`` an empty value means the default."""
+    choice = "|".join(words)
+    return {
+        "pattern": rf"^\s*({choice}){'?' if blank else ''}\s*$",
+        "examples": words,
     }
 
 
 def openapi_document(server_url: str) -> dict:
     key_type_filter = _query(
-        "key_type", "Only items this key type may hold or call.", {"enum": KEY_TYPES}
+        "key_type", "Only items this key type may hold or call.", _one_of(KEY_TYPES)
     )
     return {
         "openapi": "3.1.0",
@@ -313,41 +331,52 @@ def openapi_document(server_url: str) -> dict:
                     "parameters": [
                         _query(
                             "method",
-                            "HTTP method; case does not matter. Defaults to GET.",
-                            {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE"]},
+                            "HTTP method: GET, POST, PUT, PATCH or DELETE, in any "
+                            "case. Defaults to GET.",
+                            _one_of(
+                                [
+                                    "[Gg][Ee][Tt]",
+                                    "[Pp][Oo][Ss][Tt]",
+                                    "[Pp][Uu][Tt]",
+                                    "[Pp][Aa][Tt][Cc][Hh]",
+                                    "[Dd][Ee][Ll][Ee][Tt][Ee]",
+                                ],
+                                blank=True,
+                            )
+                            | {"examples": ["GET", "post"]},
                         ),
                         _query(
                             "path",
                             "The path or full URL that was called.",
-                            {"type": "string", "minLength": 1},
+                            {"pattern": r"\S"},
                             required=True,
                         ),
                         _query(
                             "key_type",
                             "The key type used; unknown if not given.",
-                            {"enum": [*KEY_TYPES, "unknown"]},
+                            _one_of([*KEY_TYPES, "unknown"], blank=True),
                         ),
                         _query(
                             "scopes",
-                            "Comma-separated scopes the key holds; omit if unknown.",
-                            {"type": "string"},
+                            "Comma-separated scopes the key holds, each like "
+                            "completions.write (a portkey. prefix is allowed); "
+                            "omit if unknown.",
+                            {
+                                "pattern": rf"^\s*{_SCOPE}?\s*(,\s*{_SCOPE}?\s*)*$",
+                                "examples": ["completions.write,logs.view"],
+                            },
                         ),
                         _query(
                             "workspace_id",
                             "Whether workspace_id was sent (its value is ignored).",
-                            {"type": "string"},
+                            {},
                         ),
                         _query(
                             "context",
                             "Where the call was made.",
-                            {
-                                "enum": [
-                                    "code",
-                                    "playground",
-                                    "prompt_studio",
-                                    "model_catalog",
-                                ]
-                            },
+                            _one_of(
+                                ["code", "playground", "prompt_studio", "model_catalog"]
+                            ),
                         ),
                     ],
                     "responses": {
@@ -367,8 +396,8 @@ def openapi_document(server_url: str) -> dict:
                         _query(
                             "group",
                             "Only scopes of this group.",
-                            {
-                                "enum": [
+                            _one_of(
+                                [
                                     "organisation",
                                     "workspace",
                                     "integrations",
@@ -376,7 +405,7 @@ def openapi_document(server_url: str) -> dict:
                                     "monitoring",
                                     "inference",
                                 ]
-                            },
+                            ),
                         ),
                     ],
                     "responses": {
@@ -393,7 +422,7 @@ def openapi_document(server_url: str) -> dict:
                     "parameters": [
                         key_type_filter,
                         _query(
-                            "plane", "Only this plane.", {"enum": ["data", "control"]}
+                            "plane", "Only this plane.", _one_of(["data", "control"])
                         ),
                     ],
                     "responses": {
