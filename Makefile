@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format lock install browser clean bench bench-smoke wrk
+.PHONY: run test lint format lock install browser clean bench bench-smoke wrk fuzz
 
 $(PY):
 	@./.ci/find-python > /dev/null || exit 1
@@ -40,6 +40,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
+
+# Ten thousand hostile requests against every public URL (tests/fuzz.py).
+fuzz: $(STAMP)
+	DEBUG=1 $(PY) .ci/fuzz.py
 
 # The benchmark: gunicorn in production mode driven by wrk, on PostgreSQL and
 # SQLite (see README, "Performance"). bench-smoke runs one second per target.
