@@ -9,6 +9,7 @@ from django.utils.html import format_html
 
 from scopes.models import Endpoint, Operation, Scope
 from troubleshooter.models import MistakeReport
+from troubleshooter.security import web_url
 
 
 def _row(report: MistakeReport):
@@ -94,8 +95,8 @@ class MistakeReportAdmin(admin.ModelAdmin):
 
     @admin.display(description="source")
     def source_link(self, report: MistakeReport) -> str:
-        if not report.source_url:
-            return "—"
+        if not web_url(report.source_url):
+            return report.source_url or "—"
         return format_html(
             '<a href="{}" rel="noopener noreferrer">{}</a>',
             report.source_url,

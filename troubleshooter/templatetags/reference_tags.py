@@ -65,6 +65,15 @@ def ref_url(item) -> str:
     return ""
 
 
+@register.filter(name="web_url")
+def web_url_filter(value) -> str:
+    """A staff-entered source URL, or "" unless it is http(s): never a
+    javascript: link, even if one reaches the database past the admin."""
+    from troubleshooter.security import web_url
+
+    return web_url(value)
+
+
 @register.filter
 def scope_url(name: str) -> str:
     return reverse("reference:scope", args=[name])
