@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from troubleshooter.masking import mask_secrets
@@ -54,3 +55,20 @@ class RedactSecrets(logging.Filter):
         if masked.changed:
             record.msg, record.args = masked.text, None
         return True
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """django-axes' answer to a locked-out sign-in: a 429 page saying when to
+    try again, with the same time in Retry-After."""
+    from axes.helpers import get_cool_off
+    from django.shortcuts import render
+
+    cool_off = get_cool_off(request)
+    seconds = int(cool_off.total_seconds()) if cool_off else 0
+    context = {
+        "minutes": max(1, round(seconds / 60)),
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+    }
+    response = render(request, "lockout.html", context, status=429)
+    response["Retry-After"] = str(seconds)
+    return response

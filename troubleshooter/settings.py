@@ -4,6 +4,7 @@ Run with nothing set and DEBUG on for development; production must set
 SECRET_KEY and ALLOWED_HOSTS explicitly (see README).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.utils.csp import CSP
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "simple_history",
+    "axes",
     "scopes",
     "troubleshooter",
 ]
@@ -74,11 +76,29 @@ MIDDLEWARE = [
     "scopes.services.SnapshotPerRequestMiddleware",
     "troubleshooter.middleware.SecurityHeadersMiddleware",
     "troubleshooter.outage.DatabaseOutageMiddleware",
+    # Last, as django-axes requires: it answers a locked-out sign-in.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "troubleshooter.urls"
 # Moving the admin off the well-known path keeps drive-by login attempts away.
 ADMIN_URL = env_str("ADMIN_URL", "admin/")
+
+# Staff sign-in attempts are counted by django-axes in the database, so the
+# count holds across workers whatever the cache. Five failures from one
+# address lock it out for 15 minutes with a 429 page that says when to retry;
+# the address is the one the rate limits use (RATE_LIMIT_CLIENT_HEADER behind
+# a load balancer). The axes backend must come first to refuse early.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "troubleshooter.ratelimit.client_address"
+AXES_LOCKOUT_CALLABLE = "troubleshooter.security.lockout_response"
 WSGI_APPLICATION = "troubleshooter.wsgi.application"
 
 TEMPLATES = [
@@ -192,7 +212,12 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
+# No script reads the CSRF cookie: forms carry the token in the page.
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+# Staff sessions end with the browser, and after 8 hours at the latest.
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 8)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 LOG_LEVEL = env_choice("LOG_LEVEL", LOG_LEVELS, "INFO")
