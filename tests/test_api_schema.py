@@ -24,7 +24,7 @@ OPERATIONS = [
     for method in methods
     if path != "/api/v1/openapi.json"
 ]
-EXAMPLES = {GenerationMode.POSITIVE: 25, GenerationMode.NEGATIVE: 25}
+EXAMPLES = {GenerationMode.POSITIVE: 20, GenerationMode.NEGATIVE: 20}
 
 
 def paste_refused_only_as_documented(ctx, response, case):

@@ -24,7 +24,7 @@ from troubleshooter.models import ShortLink
 # A few hundred cases in CI; `make fuzz` runs ten thousand through .ci/fuzz.py.
 settings.register_profile(
     "fuzz-ci",
-    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "300")),
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "200")),
     deadline=None,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
