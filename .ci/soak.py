@@ -145,7 +145,9 @@ class Visitor:
         self.call("api check", "GET", f"/api/v1/check?{query}")
 
     def feedback(self) -> None:
-        page = self.call("feedback", "GET", self.fix_path()).text
+        # The fix page loads its forms (with per-visitor tokens) from here.
+        actions = self.fix_path().replace("/fix/?", "/fix/actions/?", 1)
+        page = self.call("feedback", "GET", actions).text
         fields = livesite.form_fields(page, "page_view")
         fields["fixed"] = self.rng.choice(("yes", "no"))
         answer = self.call("feedback", "POST", "/feedback/", fields).text

@@ -22,7 +22,7 @@ from django.test import Client
 from hypothesis import strategies as st
 
 from scopes.snapshot import Snapshot
-from troubleshooter.caching import PAGE_VIEW_SALT
+from troubleshooter.wizard_views import PAGE_VIEW_SALT
 
 MULTIPART_BOUNDARY = "fuzzBoundary7MA4YWxkTrZu0gW"
 FORM = "application/x-www-form-urlencoded"

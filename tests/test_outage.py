@@ -140,8 +140,8 @@ def test_writes_are_refused_with_a_503_that_keeps_the_text_and_work_once_it_retu
     scope_page = visitor.get("/reference/scopes/completions.write/").text
     report = livesite.form_fields(scope_page, "message")
     report.update(message=REPORT, source_url="https://portkey.ai/docs/example")
-    fix_page = visitor.get(fix_url(DENIED)).text
-    feedback = livesite.form_fields(fix_page, "page_view")
+    actions = fix_url(DENIED).replace("/fix/?", "/fix/actions/?", 1)
+    feedback = livesite.form_fields(visitor.get(actions).text, "page_view")
     outage.proxy.cut()
 
     refused = visitor.post("/reference/report/", report)
@@ -190,8 +190,8 @@ def test_a_short_link_refused_during_the_outage_keeps_the_answers_and_the_long_l
     outage,
 ):
     visitor = outage.visitor()
-    fix_page = visitor.get(fix_url(DENIED)).text
-    fields = livesite.form_fields(fix_page, "scenario", action="/f/")
+    actions = fix_url(DENIED).replace("/fix/?", "/fix/actions/?", 1)
+    fields = livesite.form_fields(visitor.get(actions).text, "scenario", action="/f/")
     outage.proxy.cut()
 
     refused = visitor.post("/f/", fields)

@@ -49,7 +49,7 @@ def h1_count(html: str) -> int:
 
 
 def page_view_token(client) -> str:
-    html = client.get(reverse("wizard:fix"), FIX_ANSWERS).content.decode()
+    html = client.get(reverse("wizard:fix-actions"), FIX_ANSWERS).content.decode()
     return re.search(r'name="page_view" value="([^"]+)"', html).group(1)
 
 

@@ -229,7 +229,7 @@ def test_an_unknown_short_link_is_a_404(client, reference):
 
 
 def feedback_token(client) -> str:
-    html = client.get(reverse("wizard:fix"), FIX_ANSWERS).content.decode()
+    html = client.get(reverse("wizard:fix-actions"), FIX_ANSWERS).content.decode()
     return re.search(r'name="page_view" value="([^"]+)"', html).group(1)
 
 
@@ -334,3 +334,39 @@ def test_not_knowing_the_call_leads_to_the_general_checks_in_order(client, refer
     assert "You used the <strong>Admin API key</strong>" in html
     for code in reference.scenarios["something_else"].causes:
         assert f'data-cause="{code}"' in html
+
+
+def test_the_fix_page_is_the_same_for_everyone_and_loads_its_forms_apart(
+    client, reference
+):
+    first = client.get(reverse("wizard:fix"), FIX_ANSWERS)
+    again = client.get(reverse("wizard:fix"), FIX_ANSWERS)
+    revalidated = client.get(
+        reverse("wizard:fix"), FIX_ANSWERS, headers={"if-none-match": first["ETag"]}
+    )
+    actions = client.get(reverse("wizard:fix-actions"), FIX_ANSWERS)
+
+    assert first.content == again.content
+    assert "csrfmiddlewaretoken" not in first.content.decode()
+    assert revalidated.status_code == 304
+    assert 'hx-get="/fix/actions/?' in first.content.decode()
+    assert 'href="/fix/actions/?' in first.content.decode()
+    html = actions.content.decode()
+    assert h1_count(actions) == 1
+    assert "csrfmiddlewaretoken" in html
+    assert 'name="page_view"' in html
+    assert (
+        "no-cache" in actions["Cache-Control"]
+        or "max-age=0" in actions["Cache-Control"]
+    )
+
+
+def test_the_forms_arrive_as_a_fragment_over_htmx(client, reference):
+    response = client.get(
+        reverse("wizard:fix-actions"), FIX_ANSWERS, headers={"hx-request": "true"}
+    )
+
+    html = response.content.decode()
+    assert "<html" not in html
+    assert "Did this fix it?" in html
+    assert "Make a short link" in html

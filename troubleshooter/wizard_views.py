@@ -5,25 +5,22 @@ flow (wizard.py) and engine (diagnosis.py) what to show, and renders it."""
 from __future__ import annotations
 
 import logging
+import secrets
+from urllib.parse import parse_qsl
 
 from django.core import signing
 from django.db import DatabaseError, IntegrityError
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
 
 from scopes.services import current_snapshot
 from scopes.snapshot import Snapshot
 from troubleshooter import ratelimit
-from troubleshooter.caching import (
-    CSRF_SLOT,
-    PAGE_VIEW_SALT,
-    cached_page,
-    fills_slots,
-    page_view_slot,
-)
+from troubleshooter.caching import cached_page
 from troubleshooter.diagnosis import KEY_TYPE_LABELS, diagnose
 from troubleshooter.models import Feedback, ShortLink
 from troubleshooter.outage import refuse_writes_while_down, unavailable_page
@@ -252,10 +249,7 @@ def fix_response(request, snapshot: Snapshot, parsed: Parsed, push_url=None, lin
         "roles": snapshot.roles.values(),
         "role": snapshot.roles.get(question.role or ""),
         "role_hidden": _hidden_pairs(answers, "role"),
-        # Per-visitor values are filled in by troubleshooter.caching, so the
-        # rendered page itself can be cached.
-        "csrf_slot": CSRF_SLOT,
-        "page_view_slot": page_view_slot(to_query(answers)),
+        "actions_url": reverse("wizard:fix-actions") + "?" + to_query(answers),
         "link": link,
         "link_is_stale": link is not None and link.data_version != snapshot.version,
         "back_url": (
@@ -309,6 +303,32 @@ def start(request):
     scenario = "completions" if endpoint.plane == "data" else "something_else"
     answers = Answers(method=endpoint.method, path=endpoint.path)
     return redirect(_step_url(scenario, answers))
+
+
+PAGE_VIEW_SALT = "scope-doctor.feedback"
+
+
+@require_safe
+@never_cache
+def fix_actions(request):
+    """The fix page's forms, which carry per-visitor tokens: loaded by htmx
+    into the page, or shown as their own page without JavaScript."""
+    snapshot = current_snapshot()
+    answers = parse_answers(request.GET, snapshot).answers
+    query = to_query(answers)
+
+    context = {
+        "fix_url": _fix_url(answers),
+        "answer_pairs": parse_qsl(query),
+        # One token per page view: the answers it was shown for and a fresh id.
+        "page_view": signing.dumps(
+            {"q": query, "id": secrets.token_urlsafe(12)}, salt=PAGE_VIEW_SALT
+        ),
+    }
+    template = "wizard/fix_actions.html"
+    if request.htmx:
+        template += "#actions"
+    return render(request, template, context)
 
 
 def _start_url(method: str, path: str) -> str:
@@ -374,7 +394,6 @@ def make_short_link(request):
 
 
 @require_safe
-@fills_slots
 def short_link(request, code: str):
     snapshot = current_snapshot()
     link = get_object_or_404(ShortLink, code=code)
