@@ -123,6 +123,10 @@ class Visitor:
     def fix_path(self) -> str:
         return "/fix/?" + urlencode(self.answers())
 
+    def actions_path(self) -> str:
+        # The fix page loads its forms (with per-visitor tokens) from here.
+        return "/fix/actions/?" + urlencode(self.answers())
+
     # -- The public mix -------------------------------------------------------
 
     def wizard_step(self) -> None:
@@ -145,9 +149,7 @@ class Visitor:
         self.call("api check", "GET", f"/api/v1/check?{query}")
 
     def feedback(self) -> None:
-        # The fix page loads its forms (with per-visitor tokens) from here.
-        actions = self.fix_path().replace("/fix/?", "/fix/actions/?", 1)
-        page = self.call("feedback", "GET", actions).text
+        page = self.call("feedback", "GET", self.actions_path()).text
         fields = livesite.form_fields(page, "page_view")
         fields["fixed"] = self.rng.choice(("yes", "no"))
         answer = self.call("feedback", "POST", "/feedback/", fields).text
@@ -170,7 +172,7 @@ class Visitor:
         self.tally.reports += 1
 
     def short_link(self) -> None:
-        page = self.call("short link", "GET", self.fix_path()).text
+        page = self.call("short link", "GET", self.actions_path()).text
         fields = livesite.form_fields(page, "scenario", action="/f/")
         answer = self.call("short link", "POST", "/f/", fields, ok=(302,))
         found = re.fullmatch(r"/f/([0-9a-f]+)/", answer.headers.get("location", ""))

@@ -20,8 +20,8 @@ from tests import livesite
 REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 13
 SCOPE = "logs.view"
 SCOPE_PAGE = f"/reference/scopes/{SCOPE}/"
-FIX = (
-    "/fix/?scenario=completions&context=code&key_type=workspace_service"
+FIX_ACTIONS = (
+    "/fix/actions/?scenario=completions&context=code&key_type=workspace_service"
     "&method=POST&path=/v1/chat/completions&scopes=logs.view"
 )
 
@@ -107,7 +107,7 @@ def test_a_staff_edit_through_one_server_is_served_by_the_other_at_its_next_requ
 
 def test_a_rate_limit_counted_by_one_server_holds_on_the_other(servers):
     visitor = livesite.Client(servers.first)
-    form = livesite.form_fields(visitor.get(FIX).text, "scenario", action="/f/")
+    form = livesite.form_fields(visitor.get(FIX_ACTIONS).text, "scenario", action="/f/")
 
     first = visitor.post("/f/", form)
     second = visitor.post("/f/", {**form, "scopes": "logs.write"})
