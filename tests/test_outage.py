@@ -106,6 +106,25 @@ def test_a_process_with_no_snapshot_yet_answers_a_clear_503_until_the_database_r
     assert visitor.get("/").status == 200
 
 
+def test_with_no_snapshot_a_paste_keeps_its_text_and_an_htmx_step_reloads_as_a_page(
+    outage,
+):
+    visitor = outage.visitor()
+    # The empty paste form needs no reference data, so it still has a token.
+    form = livesite.form_fields(visitor.get("/paste/").text, "text")
+    outage.proxy.cut()
+
+    paste = visitor.post("/paste/", {**form, "text": PASTE})
+    step = visitor.get("/diagnose/completions/", headers={"HX-Request": "true"})
+
+    assert paste.status == 503
+    assert paste.headers["retry-after"] == RETRY_AFTER
+    assert "Your text is kept below" in paste.text
+    assert livesite.form_fields(paste.text, "text")["text"] == PASTE
+    assert step.status == 503
+    assert step.headers["hx-redirect"] == "/diagnose/completions/"
+
+
 def test_pages_answer_from_memory_with_the_right_verdict_while_the_database_is_down(
     outage,
 ):

@@ -147,6 +147,7 @@ def _cache_unreachable(action: str, limit: Limit, retry_after: int) -> Decision:
 
 
 def with_retry_after(response: HttpResponse, decision: Decision) -> HttpResponse:
+    """Mark ``response`` as a refusal: when to retry, and one log line."""
     response["Retry-After"] = str(decision.retry_after)
     logger.warning("rate limit reached for %s by one client", decision.action)
     return response
