@@ -43,17 +43,25 @@ def web_url(value: object) -> str:
 
 
 class RedactSecrets(logging.Filter):
-    """Masks anything key-like in a log line before any handler sees it.
+    """Masks anything key-like in a log line, traceback included, before the
+    handler writes it.
 
-    Django logs the path of every refused request, and a visitor can type
-    a key into a path; the line is written with the key masked instead.
+    Django logs the path of every refused request and the Host header of a
+    refused host, and a visitor can type a key into either.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True
         masked = mask_secrets(message)
         if masked.changed:
             record.msg, record.args = masked.text, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_secrets(record.exc_text).text
         return True
 
 

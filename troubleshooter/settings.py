@@ -230,8 +230,17 @@ LOGGING = {
             "style": "{",
         },
     },
+    "filters": {
+        # Django logs the path of every refused request, and people paste keys
+        # into paths and headers; whatever is written has them masked.
+        "redact_secrets": {"()": "troubleshooter.security.RedactSecrets"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "readable"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "readable",
+            "filters": ["redact_secrets"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from django import forms
 
+from troubleshooter.masking import mask_secrets
 from troubleshooter.models import MistakeReport
 
 MIN_MESSAGE = 10
@@ -44,5 +47,12 @@ class MistakeReportForm(forms.ModelForm):
             raise forms.ValidationError(
                 "Give a web address starting with https:// or http://.",
                 code="scheme",
+            )
+        if mask_secrets(unquote(url)).changed:
+            # A link is stored as it is; one with a key in it must not be.
+            raise forms.ValidationError(
+                "This address looks like it holds a key or token. Remove that "
+                "part and send the page's address only.",
+                code="secret",
             )
         return url
