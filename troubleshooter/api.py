@@ -70,7 +70,8 @@ def read_only_api(view: Callable) -> Callable:
 
         # Answers depend only on the data and the URL: keep the JSON bytes.
         store = caches["pages"]
-        key = f"api:{etag}:{request.build_absolute_uri()}"
+        raw_key = f"{etag}|{request.build_absolute_uri()}".encode("utf-8", "replace")
+        key = "api:" + hashlib.blake2b(raw_key, digest_size=16).hexdigest()
         cached = store.get(key)
         if cached is not None:
             status, content = cached
