@@ -6,6 +6,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from scopes.models import Scope
+from tests.datasets import add_copies
 from troubleshooter.openapi import openapi_document
 
 CHECK = "/api/v1/check"
@@ -226,9 +227,12 @@ def test_writing_methods_are_refused_with_a_json_405(client, reference):
     assert response.json()["error"]["code"] == "method_not_allowed"
 
 
+@pytest.mark.parametrize("size", ["shipped", "ten_times"])
 def test_a_warm_check_runs_only_the_version_query(
-    client, reference, django_assert_num_queries
+    client, reference, django_assert_num_queries, size
 ):
+    if size == "ten_times":
+        add_copies(9)
     params = {"method": "POST", "path": "/v1/chat/completions", "key_type": "admin"}
     client.get(CHECK, params)
 
