@@ -7,7 +7,9 @@ from django.urls import reverse
 
 from scopes.models import Scope
 from tests.datasets import add_copies
+from troubleshooter.diagnosis import Question, diagnose
 from troubleshooter.openapi import openapi_document
+from troubleshooter.paths import match_endpoint
 
 CHECK = "/api/v1/check"
 
@@ -259,33 +261,51 @@ def test_a_staff_edit_is_reflected_by_the_next_answer(client, reference):
     assert client.get(CHECK, params).json()["verdict"] == "allowed"
 
 
-def test_api_and_cli_give_the_same_verdict(client, reference, capsys):
-    params = {
-        "method": "GET",
-        "path": "/v1/integrations/openai",
-        "key_type": "workspace_service",
-        "scopes": "workspace_integrations.list",
-    }
+SAME_ANSWER_CASES = [
+    (
+        "GET",
+        "/v1/integrations/openai",
+        "workspace_service",
+        "workspace_integrations.list",
+    ),
+    ("POST", "/v1/chat/completions", "admin", "completions.write"),
+    ("POST", "/v1/logs", "workspace_user", "completions.write,logs.write"),
+    ("GET", "/v1/audit-logs", "admin", "audit_logs.list"),
+    ("POST", "/v1/embeddings", "unknown", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "key_type", "scopes"), SAME_ANSWER_CASES)
+def test_api_cli_and_engine_give_the_same_verdict(
+    client, reference, capsys, method, path, key_type, scopes
+):
+    params = {"method": method, "path": path, "key_type": key_type}
+    arguments = ["--method", method, "--path", path, "--key-type", key_type]
+    if scopes is not None:
+        params["scopes"] = scopes
+        arguments += ["--scopes", scopes]
     api = client.get(CHECK, params).json()
 
     with pytest.raises(SystemExit) as exit_info:
-        call_command(
-            "diagnose",
-            "--method",
-            params["method"],
-            "--path",
-            params["path"],
-            "--key-type",
-            params["key_type"],
-            "--scopes",
-            params["scopes"],
-        )
+        call_command("diagnose", *arguments)
 
-    assert api["verdict"] == "denied"
-    assert exit_info.value.code == 1
+    engine = diagnose(
+        reference,
+        match_endpoint(reference, method, path).endpoint,
+        Question(
+            key_type=None if key_type == "unknown" else key_type,
+            scopes=None if scopes is None else frozenset(scopes.split(",")),
+            workspace_id_passed=False,
+        ),
+    )
+    codes = {"allowed": 0, "denied": 1, "unknown": 2}
+    assert api["verdict"] == engine.verdict
+    assert exit_info.value.code == codes[engine.verdict]
     out = capsys.readouterr().out
-    assert "DENIED" in out
-    assert "list_read_mixup" in out
+    assert f"{engine.verdict.upper()}" in out
+    for reason in engine.reasons:
+        assert reason.code in out
+        assert reason.code in [r["code"] for r in api["reasons"]]
 
 
 @pytest.mark.parametrize(
