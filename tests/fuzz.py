@@ -203,8 +203,8 @@ HEADER_VALUES = (
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """One public URL: a label for counting (the route), a concrete path, the
-    methods it is meant for and the names of the parameters it reads."""
+    """One public URL: a label for counting (its route), a concrete path and
+    the methods it is meant for."""
 
     label: str
     path: str
