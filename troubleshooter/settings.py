@@ -97,7 +97,7 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "troubleshooter.ratelimit.client_address"
+AXES_CLIENT_IP_CALLABLE = "troubleshooter.ratelimit.login_client_address"
 AXES_LOCKOUT_CALLABLE = "troubleshooter.security.lockout_response"
 WSGI_APPLICATION = "troubleshooter.wsgi.application"
 
