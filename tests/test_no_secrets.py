@@ -326,9 +326,8 @@ def test_fuzzed_requests_carrying_keys_leave_none_behind(
 def _append_slash_echo(request: HostileRequest, response, url: str) -> bool:
     # Django's APPEND_SLASH sends the visitor to their own address with a
     # slash added: it repeats what they typed, it does not spread a key.
-    return response.status_code == 301 and url == (
-        request.path + "/" + (f"?{request.query}" if request.query else "")
-    )
+    own = request.path + "/" + (f"?{request.query}" if request.query else "")
+    return response.status_code == 301 and unquote(url) == unquote(own)
 
 
 def _fields(request: HostileRequest) -> dict:
