@@ -269,6 +269,25 @@ def test_a_report_whose_source_link_holds_a_key_is_refused_not_stored(
     assert not MistakeReport.objects.exists()
 
 
+def test_a_key_at_the_end_of_a_sentence_is_masked_before_a_report_is_stored(
+    client, reference
+):
+    from troubleshooter.models import MistakeReport
+
+    client.post(
+        "/reference/report/",
+        {
+            "kind": "scope",
+            "key": "completions.write",
+            "message": f"This call fails for me. My key is {PORTKEY_KEY}.",
+        },
+    )
+
+    assert MistakeReport.objects.get().message == (
+        "This call fails for me. My key is [masked]."
+    )
+
+
 @settings(
     max_examples=FUZZED,
     deadline=None,

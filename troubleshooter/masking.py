@@ -30,8 +30,9 @@ _NAMED_VALUE = re.compile(
 )
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+(?!\[masked\])([A-Za-z0-9._~+/=-]{8,})")
 # Long runs of key-like characters. "/" is left out so that a path is judged
-# segment by segment instead of being masked whole.
-_KEY_LIKE = re.compile(r"(?<![\w.-])([A-Za-z0-9_+=-]{24,})(?![\w.-])")
+# segment by segment instead of being masked whole. A full stop may follow
+# (a key at the end of a sentence), but not one that goes on into a name.
+_KEY_LIKE = re.compile(r"(?<![\w.-])([A-Za-z0-9_+=-]{24,})(?![\w-]|\.[\w-])")
 _UUID = re.compile(
     r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE
 )

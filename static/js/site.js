@@ -15,7 +15,7 @@
     "gi"
   );
   var BEARER = /\b(bearer|basic)\s+(?!\[masked\])([A-Za-z0-9._~+\/=-]{8,})/gi;
-  var KEY_LIKE = /(^|[^\w.-])([A-Za-z0-9_+=-]{24,})(?![\w.-])/g;
+  var KEY_LIKE = /(^|[^\w.-])([A-Za-z0-9_+=-]{24,})(?![\w-]|\.[\w-])/g;
   var UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
   function maskSecrets(text) {

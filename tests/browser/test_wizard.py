@@ -356,6 +356,8 @@ MASKING_SAMPLES = [
     "GET /v1/integrations/openai-production-2024-eu/models",
     "token K8s2nD9fQ1xZ7vB3mL0pR4tY6wE2uI5oP here",
     "plain words and workspace_id=ws-prod",
+    "My key is pk-live-Zx81mQ2vR7tLw0sN5yB3cK9dQ4aT. It worked yesterday.",
+    "the file report-2024-abcdefghijklmnopqrstu9.json is fine",
 ]
 
 
