@@ -370,3 +370,18 @@ def test_the_forms_arrive_as_a_fragment_over_htmx(client, reference):
     assert "<html" not in html
     assert "Did this fix it?" in html
     assert "Make a short link" in html
+
+
+def test_a_cached_redirect_stays_a_redirect_whatever_the_preconditions(
+    client, reference
+):
+    # Found by `make fuzz`: "If-None-Match: *" turned a cached redirect into a
+    # 304 with no Location, leaving the browser nowhere to go. Preconditions
+    # apply to successful answers only (RFC 9110, 13.2.1).
+    untidy = {"scenario": "completions", "scopes_text": ""}
+    first = client.get(reverse("wizard:fix"), untidy)
+    again = client.get(reverse("wizard:fix"), untidy, headers={"if-none-match": "*"})
+
+    assert first.status_code == 302
+    assert again.status_code == 302
+    assert again["Location"] == first["Location"]

@@ -58,13 +58,18 @@ def cached_page(view: Callable) -> Callable:
             store.set(key, entry, CACHE_SECONDS)
 
         status, content, headers = entry
-        not_modified = get_conditional_response(request, etag=etag)
-        if not_modified is not None:
-            return not_modified
+        if status == 200:
+            # Preconditions apply to successful answers only (RFC 9110,
+            # 13.2.1): a redirect answered 304 would leave nowhere to go.
+            not_modified = get_conditional_response(request, etag=etag)
+            if not_modified is not None:
+                return not_modified
+
         response = HttpResponse(content, status=status)
         for header, value in headers:
             response[header] = value
-        response["ETag"] = etag
+        if status == 200:
+            response["ETag"] = etag
         patch_vary_headers(response, ["HX-Request"])
         return response
 
