@@ -47,6 +47,7 @@ FIELD_NAMES = (
     "plan",
     "user_keys",
     "q",
+    "find",
     "show",
     "area",
     "want",
@@ -184,6 +185,8 @@ SIMPLE_HEADERS = (
 HEADER_VALUES = (
     "true",
     "false",
+    "target-list",
+    "wizard",
     '"v1-0000000000000000"',
     "*",
     'W/"x", "y"',
