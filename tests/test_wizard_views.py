@@ -385,3 +385,70 @@ def test_a_cached_redirect_stays_a_redirect_whatever_the_preconditions(
     assert first.status_code == 302
     assert again.status_code == 302
     assert again["Location"] == first["Location"]
+
+
+def test_the_call_list_does_not_grow_with_the_reference_data(client, reference):
+    url = step_url("completions") + "?key_type=workspace_service"
+    normal = client.get(url).content
+
+    add_copies(9)
+    larger = client.get(url)
+
+    html = larger.content.decode()
+    assert len(larger.content) < 1.25 * len(normal)
+    assert html.count('name="target"') == 40 + 1  # plus "I don't know which call"
+    assert "360 calls; the first 40 are shown" in html
+    show_all = re.search(r'<a href="([^"]+show=all[^"]*)"', html).group(1)
+    everything = client.get(show_all.replace("&amp;", "&")).content.decode()
+    assert everything.count('name="target"') == 360 + 1
+
+
+def test_typing_a_path_finds_the_call_without_javascript(client, reference):
+    add_copies(9)  # so the call is far beyond the first page of the list
+
+    page = client.get(
+        step_url("admin_api"),
+        {"key_type": "workspace_service", "find": "GET /v1/configs/pc-123"},
+    )
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert '<input type="radio" name="target" value="GET /v1/configs/{slug}"' in html
+    assert "1 of " in html and "calls match “GET /v1/configs/pc-123”" in html
+    assert 'value="GET /v1/configs/pc-123"' in html  # the box keeps what was typed
+    answered = client.get(
+        step_url("admin_api"),
+        {"key_type": "workspace_service", "target": "GET /v1/configs/{slug}"},
+    )
+    assert "Which of these scopes does the key have?" in answered.content.decode()
+
+
+def test_live_filtering_swaps_the_list_alone_and_is_cached_apart(client, reference):
+    query = {"key_type": "admin", "find": "integrations models"}
+    as_list = {"hx-request": "true", "hx-target": "target-list"}
+
+    the_list = client.get(step_url("admin_api"), query, headers=as_list)
+    the_wizard = client.get(
+        step_url("admin_api"),
+        query,
+        headers={"hx-request": "true", "hx-target": "wizard"},
+    )
+    again = client.get(step_url("admin_api"), query, headers=as_list)
+
+    html = the_list.content.decode()
+    assert html.lstrip().startswith('<div id="target-list"')
+    assert "<h1" not in html and "HX-Push-Url" not in the_list
+    assert "/v1/integrations/{slug}/models" in html
+    assert 'id="wizard"' in the_wizard.content.decode()
+    assert again.content == the_list.content
+    assert "HX-Target" in the_list["Vary"]
+
+
+def test_a_search_that_matches_nothing_says_so(client, reference):
+    html = client.get(
+        step_url("mcp"), {"key_type": "admin", "find": "<script>alert(1)</script>"}
+    ).content.decode()
+
+    assert "No call in this list matches" in html
+    assert "<script>alert(1)" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html

@@ -26,8 +26,12 @@ CACHE_SECONDS = 6 * 60 * 60
 
 
 def _key(request: HttpRequest, stamp: str) -> str:
-    fragment = bool(request.htmx) and not request.htmx.history_restore_request
-    raw = f"{stamp}|{'fragment' if fragment else 'page'}|{request.get_full_path()}"
+    # One URL has several renderings: the whole page, the wizard swapped by
+    # htmx, or a smaller part named by the element htmx will replace.
+    kind = "page"
+    if request.htmx and not request.htmx.history_restore_request:
+        kind = f"fragment:{request.htmx.target or ''}"
+    raw = f"{stamp}|{kind}|{request.get_full_path()}"
     return "page:" + hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
 
 
@@ -70,7 +74,7 @@ def cached_page(view: Callable) -> Callable:
             response[header] = value
         if status == 200:
             response["ETag"] = etag
-        patch_vary_headers(response, ["HX-Request"])
+        patch_vary_headers(response, ["HX-Request", "HX-Target"])
         return response
 
     return wrapper

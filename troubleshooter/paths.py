@@ -67,6 +67,12 @@ def _fits(template: tuple[str, ...], segments: list[str]) -> bool:
     return True
 
 
+def template_fits(endpoint: EndpointInfo, raw_path: str) -> bool:
+    """Whether a pasted path or URL is an instance of the endpoint's template."""
+    path = normalise_path(raw_path)
+    return _fits(endpoint.segments, [segment for segment in path.split("/") if segment])
+
+
 def match_endpoint(snapshot: Snapshot, method: str, raw_path: str) -> PathMatch:
     """Find the most specific template that fits, so
     ``/v1/prompts/{id}/completions`` wins over ``/v1/prompts/{id}`` and a

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from scopes.snapshot import EndpointInfo, OperationInfo, Snapshot
 from troubleshooter.diagnosis import UI_CONTEXTS, Question, Target
+from troubleshooter.paths import METHODS, normalise_path, template_fits
 from troubleshooter.state import Answers
 
 # The data areas each scenario lists in its endpoint step; "" means all.
@@ -25,6 +26,10 @@ SCENARIO_AREAS: dict[str, tuple[str, ...]] = {
 MODELS_ENDPOINT = ("GET", "/v1/models")
 LOGS_WORDS = ("log", "feedback", "analytic", "audit")
 MCP_WORDS = ("mcp",)
+# The target step lists at most this many calls unless asked for all: the page
+# must not grow with the reference data, and typing narrows the list anyway.
+TARGET_LIST_LIMIT = 40
+MAX_FIND_LENGTH = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +117,71 @@ def scenario_targets(snapshot: Snapshot, scenario: str) -> list[Target]:
     else:
         chosen = [*endpoints, *operations]
     return chosen
+
+
+@dataclass(frozen=True, slots=True)
+class TargetList:
+    """The calls a target step shows: those matching what was typed, cut to a
+    limit unless every one was asked for."""
+
+    shown: tuple[Target, ...]
+    matching: int
+    offered: int
+    find: str
+
+    @property
+    def cut(self) -> bool:
+        return len(self.shown) < self.matching
+
+
+def find_targets(
+    snapshot: Snapshot,
+    scenario: str,
+    find: str = "",
+    limit: int | None = TARGET_LIST_LIMIT,
+) -> TargetList:
+    """The scenario's calls that match ``find``, best first.
+
+    Every word must match: a method word matches that method, a word with a
+    slash is read as a path or URL (``/v1/configs/pc-123`` matches
+    ``GET /v1/configs/{slug}``), any other word must appear in the call's
+    area, label or summary. Calls whose template fits a typed path come first.
+    """
+    offered = scenario_targets(snapshot, scenario)
+    text = " ".join(find.split())[:MAX_FIND_LENGTH]
+    words = text.lower().split()
+
+    matching = [target for target in offered if _matches(target, words)]
+    paths = [word for word in words if "/" in word]
+    if paths:
+        # A stable sort keeps the data's order among equally good matches.
+        matching.sort(key=lambda target: not _fits_all(target, paths))
+
+    shown = matching if limit is None else matching[:limit]
+    return TargetList(tuple(shown), len(matching), len(offered), text)
+
+
+def _matches(target: Target, words: list[str]) -> bool:
+    method = getattr(target, "method", None)
+    path = getattr(target, "path", None)
+    text = f"{target.area} {target.label} {target.summary}".lower()
+    for word in words:
+        if word.upper() in METHODS:
+            if method != word.upper():
+                return False
+        elif "/" in word:
+            if path is None:
+                return False
+            wanted = normalise_path(word).lower()
+            if wanted not in path.lower() and not template_fits(target, word):
+                return False
+        elif word not in text:
+            return False
+    return True
+
+
+def _fits_all(target: Target, paths: list[str]) -> bool:
+    return hasattr(target, "path") and all(template_fits(target, p) for p in paths)
 
 
 def _mentions(target: Target, words: tuple[str, ...]) -> bool:

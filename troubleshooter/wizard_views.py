@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from django.core import signing
 from django.db import DatabaseError, IntegrityError
@@ -36,10 +36,12 @@ from troubleshooter.ticket import (
     walked_steps,
 )
 from troubleshooter.wizard import (
+    TARGET_LIST_LIMIT,
+    TargetList,
+    find_targets,
     fixed_answers,
     next_step,
     relevant_scopes,
-    scenario_targets,
     target_for,
 )
 
@@ -79,8 +81,6 @@ def _render_region(request, template: str, context: dict, push_url: str | None =
 
 
 def _hidden_pairs(answers: Answers, skip: str) -> list[tuple[str, str]]:
-    from urllib.parse import parse_qsl
-
     keep = []
     for name, value in parse_qsl(to_query(answers)):
         if name == skip or (
@@ -128,7 +128,7 @@ def _fix_url(answers: Answers) -> str:
 
 
 @require_safe
-@vary_on_headers("HX-Request")
+@vary_on_headers("HX-Request", "HX-Target")
 @cached_page
 def step(request, scenario: str):
     snapshot = current_snapshot()
@@ -146,19 +146,58 @@ def step(request, scenario: str):
             return fix_response(request, snapshot, parsed, push_url=url)
         return redirect(url)
 
+    hidden = _hidden_pairs(answers, question.name)
     context = {
         "scenario": info,
         "step": question,
         "answers": answers,
         "dropped": parsed.dropped,
-        "hidden": _hidden_pairs(answers, question.name),
+        "hidden": hidden,
         "back_url": _previous_url(scenario, answers, question.name),
         "options": _options(snapshot, scenario, question.name, answers),
         "methods": METHODS,
     }
+    if question.name == "target":
+        targets = find_targets(
+            snapshot,
+            scenario,
+            request.GET.get("find", ""),
+            limit=None if request.GET.get("show") == "all" else TARGET_LIST_LIMIT,
+        )
+        context.update(
+            targets=targets,
+            options=_target_groups(targets),
+            show_all_url=_show_all_url(scenario, hidden, targets),
+        )
+        if request.htmx.target == "target-list":
+            # Typing in the filter box replaces the list alone.
+            return render(request, "wizard/step.html#target-list", context)
+
     return _render_region(
         request, "wizard/step.html", context, push_url=_step_url(scenario, answers)
     )
+
+
+def _target_groups(targets: TargetList) -> list[tuple[str, list]]:
+    """The shown calls as radio choices grouped by area, areas in order."""
+    groups: dict[str, list[tuple[str, str, str]]] = {}
+    for target in targets.shown:
+        value = (
+            f"op:{target.slug}"
+            if hasattr(target, "slug")
+            else f"{target.method} {target.path}"
+        )
+        summary = target.summary if hasattr(target, "method") else ""
+        groups.setdefault(target.area or "Other", []).append(
+            (value, target.label, summary)
+        )
+    return sorted(groups.items())
+
+
+def _show_all_url(scenario: str, hidden: list, targets: TargetList) -> str:
+    pairs = [*hidden, ("find", targets.find), ("show", "all")]
+    query = urlencode([(name, value) for name, value in pairs if value])
+    return f"{reverse('wizard:step', args=[scenario])}?{query}"
 
 
 def _options(snapshot: Snapshot, scenario: str, name: str, answers: Answers):
@@ -166,22 +205,6 @@ def _options(snapshot: Snapshot, scenario: str, name: str, answers: Answers):
         return [
             (slug, info.name, info.purpose) for slug, info in snapshot.key_types.items()
         ]
-    if name == "target":
-        groups: dict[str, list[tuple[str, str, str]]] = {}
-        for target in scenario_targets(snapshot, scenario):
-            value = (
-                f"op:{target.slug}"
-                if hasattr(target, "slug")
-                else f"{target.method} {target.path}"
-            )
-            groups.setdefault(target.area or "Other", []).append(
-                (
-                    value,
-                    target.label,
-                    target.summary if hasattr(target, "method") else "",
-                )
-            )
-        return sorted(groups.items())
     if name == "scopes":
         target = target_for(snapshot, scenario, answers)
         key_type = answers.to_question().key_type
