@@ -10,7 +10,9 @@ class ShortLink(models.Model):
     """A stable short code for a fix page's answers (the query string only)."""
 
     code = models.CharField(max_length=16, unique=True)
-    query = models.CharField(max_length=2000)
+    # Unbounded on purpose: the canonical answers only hold names the
+    # reference knows, but a key may hold every one of its scopes.
+    query = models.TextField()
     data_version = models.PositiveIntegerField(
         help_text="The reference data version when the link was made."
     )
