@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.db import transaction
 from django.db.models import F
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
@@ -32,6 +33,13 @@ def bump_data_version() -> None:
         DataVersion.objects.get_or_create(
             pk=1, defaults={"number": 1, "changed_at": now}
         )
+    transaction.on_commit(publish_data_version)
+
+
+def publish_data_version() -> None:
+    from scopes.services import publish_data_version as publish
+
+    publish()
 
 
 @contextmanager

@@ -169,4 +169,6 @@ def env_cache(name: str, environ: Mapping[str, str] | None = None) -> dict[str, 
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": value,
         "KEY_PREFIX": "scope-doctor",
+        # A hung Redis must not hold a worker: callers fall back or refuse.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }

@@ -136,6 +136,15 @@ CACHES = {
         "OPTIONS": {"MAX_ENTRIES": 5000},
     },
 }
+# The data-version stamp lives in the shared Redis when there is one, so a
+# warm public page needs no database query. Local memory is per process and
+# could not tell one worker about another's edit, so without Redis every
+# request reads the stamp from the database. The lifetime bounds how long a
+# lost or out-of-order publish can hide a change.
+DATA_VERSION_CACHE = (
+    "default" if CACHES["default"]["BACKEND"].endswith(".RedisCache") else None
+)
+DATA_VERSION_CACHE_SECONDS = env_int("DATA_VERSION_CACHE_SECONDS", 10)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Public POSTs one client may make: (requests, window in seconds), counted in
