@@ -52,6 +52,7 @@ class Result:
 class DatabaseRun:
     database: str
     workers: int
+    redis: bool = False
     results: list[Result] = field(default_factory=list)
     scaled: list[Result] = field(default_factory=list)
     first_visit_bytes: dict[str, int] = field(default_factory=dict)
@@ -283,7 +284,11 @@ def bench_database(kind: str, args, workers: int) -> DatabaseRun:
     static_root = tempfile.mkdtemp(prefix="scopedoctor-static-")
     try:
         with database(kind, args.pg_url) as database_url:
-            env = production_env(database_url, static_root, args.redis_url)
+            # Redis goes with PostgreSQL only: it is what several app servers
+            # share, while a SQLite file serves one machine on its own.
+            redis_url = args.redis_url if kind == "postgres" else None
+            run.redis = redis_url is not None
+            env = production_env(database_url, static_root, redis_url)
             print(f"\n== {kind}: preparing the database and static files", flush=True)
             manage(env, "migrate", "--no-input", "-v", "0")
             manage(env, "load_reference", "-v", "0")
@@ -356,7 +361,8 @@ def markdown(runs: list[DatabaseRun]) -> str:
     lines = []
     for run in runs:
         lines += [
-            f"### {run.database} ({run.workers} gunicorn workers)",
+            f"### {run.database}{' + Redis' if run.redis else ''} "
+            f"({run.workers} gunicorn workers)",
             "",
             "| target | req/s | ratio to static | median ms | p99 ms | p99/median | errors |",
             "|---|---:|---:|---:|---:|---:|---:|",

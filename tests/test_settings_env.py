@@ -120,7 +120,7 @@ def test_the_cache_is_local_memory_unless_redis_is_named():
     assert "LocMemCache" in env_cache("REDIS_URL", environ={})["BACKEND"]
 
     redis = env_cache("REDIS_URL", environ={"REDIS_URL": "redis://127.0.0.1:6379/1"})
-    assert redis["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert redis["BACKEND"] == "troubleshooter.rediscache.RedisCache"
     assert redis["LOCATION"] == "redis://127.0.0.1:6379/1"
 
 

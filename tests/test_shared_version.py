@@ -10,6 +10,7 @@ import logging
 import pytest
 
 from scopes.models import Scope
+from troubleshooter.env import env_cache
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
 SCOPE_PAGE = "/reference/scopes/logs.view/"
@@ -34,14 +35,9 @@ pytestmark = pytest.mark.skipif(_unreachable is not None, reason=_unreachable or
 
 
 def _use_redis(settings, url: str) -> None:
-    settings.CACHES = {
-        **settings.CACHES,
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": url,
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        },
-    }
+    # The same cache settings as production's, from the same helper.
+    default = env_cache("REDIS_URL", environ={"REDIS_URL": url})
+    settings.CACHES = {**settings.CACHES, "default": default}
     settings.DATA_VERSION_CACHE = "default"
 
 

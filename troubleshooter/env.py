@@ -166,7 +166,8 @@ def env_cache(name: str, environ: Mapping[str, str] | None = None) -> dict[str, 
             f"got a value with scheme {scheme or 'missing'!r}."
         )
     return {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's backend, minus a per-call cost (see the module).
+        "BACKEND": "troubleshooter.rediscache.RedisCache",
         "LOCATION": value,
         "KEY_PREFIX": "scope-doctor",
         # A hung Redis must not hold a worker: callers fall back or refuse.
