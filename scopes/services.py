@@ -323,7 +323,7 @@ def current_snapshot() -> Snapshot:
         return memo["snapshot"]
 
     try:
-        snapshot = _snapshot_for(data_version())
+        snapshot = _snapshot_for(_version_for_request())
     except (OperationalError, InterfaceError):
         if _cache is None:
             raise
@@ -331,6 +331,32 @@ def current_snapshot() -> Snapshot:
     if memo is not None:
         memo["snapshot"] = snapshot
     return snapshot
+
+
+def current_stamp() -> str:
+    """The stamp of the data this request is answered from, without building
+    a snapshot: enough to look up an answer kept in the page cache."""
+    try:
+        version = _version_for_request()
+    except (OperationalError, InterfaceError):
+        if _cache is None:
+            raise
+        return _cache[1].stamp
+    return _stamp_text(version)
+
+
+def _version_for_request() -> VersionStamp:
+    memo = _request_memo.get()
+    if memo is not None and "version" in memo:
+        return memo["version"]
+    version = data_version()
+    if memo is not None:
+        memo["version"] = version
+    return version
+
+
+def _stamp_text(version: VersionStamp) -> str:
+    return f"{version[0]}@{version[1] or ''}"
 
 
 _down = threading.Event()
@@ -368,9 +394,8 @@ def _snapshot_for(stamp: VersionStamp) -> Snapshot:
         cached = _cache
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        changed = stamp[1] or ""
         snapshot = from_records(
-            snapshot_records(), version=stamp[0], stamp=f"{stamp[0]}@{changed}"
+            snapshot_records(), version=stamp[0], stamp=_stamp_text(stamp)
         )
         _cache = (stamp, snapshot)
         logger.info("Rebuilt the reference snapshot at version %s", stamp[0])

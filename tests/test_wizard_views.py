@@ -478,3 +478,22 @@ def test_a_search_that_matches_nothing_says_so(client, reference):
     assert "No call in this list matches" in html
     assert "<script>alert(1)" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_a_cached_fix_page_links_to_the_host_it_was_asked_on(
+    client, reference, settings
+):
+    # The page cache was keyed by path alone, so a site reachable under two
+    # names served the share link of whichever name asked first.
+    settings.ALLOWED_HOSTS = ["testserver", "scopedoctor.example"]
+    url = (
+        reverse("wizard:fix")
+        + "?"
+        + "&".join(f"{k}={v}" for k, v in FIX_ANSWERS.items())
+    )
+
+    client.get(url, headers={"host": "scopedoctor.example"})
+    here = client.get(url).content.decode()
+
+    assert 'value="http://testserver/fix/?' in here
+    assert "scopedoctor.example" not in here

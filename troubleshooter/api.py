@@ -9,14 +9,13 @@ import re
 from collections.abc import Callable
 from functools import wraps
 
-from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control
 
 from scopes.services import current_snapshot
 from scopes.snapshot import KEY_TYPE_SLUGS, PLANES, SCOPE_GROUPS, Snapshot
-from troubleshooter.caching import CACHE_SECONDS
+from troubleshooter.caching import page_key, recall, remember
 from troubleshooter.diagnosis import CONTEXTS, Diagnosis, Question, diagnose
 from troubleshooter.openapi import openapi_document
 from troubleshooter.paths import METHODS, match_endpoint, normalise_method
@@ -63,28 +62,25 @@ def read_only_api(view: Callable) -> Callable:
             return _cors(response)
 
         snapshot = current_snapshot()
+        # Answers depend only on the data and the address: keep them whole.
+        key = page_key(request, snapshot.stamp)
+        cached = recall(request, key)
+        if cached is not None:
+            return cached
+
         etag = _etag(snapshot, request)
         not_modified = get_conditional_response(request, etag=etag)
         if not_modified is not None:
             return _finish(not_modified, etag)
-
-        # Answers depend only on the data and the URL: keep the JSON bytes.
-        store = caches["pages"]
-        raw_key = f"{etag}|{request.build_absolute_uri()}".encode("utf-8", "replace")
-        key = "api:" + hashlib.blake2b(raw_key, digest_size=16).hexdigest()
-        cached = store.get(key)
-        if cached is not None:
-            status, content = cached
-            response = HttpResponse(content, status=status, content_type=JSON)
-            return _finish(response, etag)
 
         try:
             body, status = view(request, snapshot, *args, **kwargs)
         except ApiError as error:
             body, status = error.body, error.status
         response = JsonResponse(body, status=status, json_dumps_params={"indent": None})
-        store.set(key, (status, response.content), CACHE_SECONDS)
-        return _finish(response, etag)
+        response = _finish(response, etag)
+        remember(request, key, response, statuses=(200, 400, 404))
+        return response
 
     return wrapper
 
