@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv/bin/python"
 GUNICORN = ROOT / ".venv/bin/gunicorn"
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
+# A database number of its own, flushed by nobody: stamps are keyed per database.
+DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
 SCALED_TARGETS = ("c_wizard_step", "d_fix_page", "e_api_check")
 
 
@@ -58,6 +60,17 @@ class DatabaseRun:
     first_visit_bytes: dict[str, int] = field(default_factory=dict)
     swap_bytes: int = 0
     two_instances: dict[str, float] = field(default_factory=dict)
+
+
+def redis_answers(url: str | None) -> bool:
+    if not url:
+        return False
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
 
 
 def free_port() -> int:
@@ -416,7 +429,14 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--databases", default="postgres,sqlite")
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", DEFAULT_PG))
-    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL"))
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS),
+        help="Redis for the PostgreSQL run, as in production; used when it answers",
+    )
+    parser.add_argument(
+        "--no-redis", action="store_true", help="PostgreSQL alone, without Redis"
+    )
     parser.add_argument("--two-instances", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "bench-results"))
     args = parser.parse_args()
@@ -425,6 +445,10 @@ def main() -> None:
 
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: run 'make bench' (it installs Debian's wrk).")
+    if args.no_redis or not redis_answers(args.redis_url):
+        if not args.no_redis:
+            print(f"Redis does not answer at {args.redis_url}: PostgreSQL runs alone.")
+        args.redis_url = None
     workers = 2 * (os.cpu_count() or 1) + 1
     runs = [bench_database(kind, args, workers) for kind in args.databases.split(",")]
 
