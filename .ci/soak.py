@@ -45,6 +45,22 @@ SCENARIOS = ("completions", "logs", "admin_api", "models", "mcp", "something_els
 KEY_TYPES = ("admin", "workspace_user", "workspace_service")
 HELD_SCOPES = ("logs.view", "completions.write", "logs.list", "virtual_keys.read")
 REPORTED_SCOPES = ("logs.view", "completions.write", "logs.list")
+# Short links are made for random sets of these, so most are new rows rather
+# than "already exists" (thousands of distinct sets).
+SCOPE_POOL = (
+    "completions.write",
+    "completions.read",
+    "logs.view",
+    "logs.list",
+    "logs.read",
+    "logs.export",
+    "configs.read",
+    "configs.list",
+    "virtual_keys.read",
+    "prompts.read",
+    "analytics.view",
+    "guardrails.invoke",
+)
 EDITED_SCOPES = ("virtual_keys.read", "prompts.read")
 PUBLIC_MIX = (
     ("wizard step", 25),
@@ -110,22 +126,22 @@ class Visitor:
             raise Unexpected
         return response
 
-    def answers(self) -> dict[str, str]:
+    def answers(self, scopes: str | None = None) -> dict[str, str]:
         return {
             "scenario": "completions",
             "context": "code",
             "key_type": self.rng.choice(KEY_TYPES),
             "method": "POST",
             "path": "/v1/chat/completions",
-            "scopes": self.rng.choice(HELD_SCOPES),
+            "scopes": scopes or self.rng.choice(HELD_SCOPES),
         }
 
     def fix_path(self) -> str:
         return "/fix/?" + urlencode(self.answers())
 
-    def actions_path(self) -> str:
+    def actions_path(self, scopes: str | None = None) -> str:
         # The fix page loads its forms (with per-visitor tokens) from here.
-        return "/fix/actions/?" + urlencode(self.answers())
+        return "/fix/actions/?" + urlencode(self.answers(scopes))
 
     # -- The public mix -------------------------------------------------------
 
@@ -172,7 +188,8 @@ class Visitor:
         self.tally.reports += 1
 
     def short_link(self) -> None:
-        page = self.call("short link", "GET", self.actions_path()).text
+        held = self.rng.sample(SCOPE_POOL, self.rng.randint(1, 5))
+        page = self.call("short link", "GET", self.actions_path(",".join(held))).text
         fields = livesite.form_fields(page, "scenario", action="/f/")
         answer = self.call("short link", "POST", "/f/", fields, ok=(302,))
         found = re.fullmatch(r"/f/([0-9a-f]+)/", answer.headers.get("location", ""))
