@@ -173,6 +173,27 @@
     }
   });
 
+  // Typing in the find box replaces the call list: keep a choice already
+  // made if it is still listed, and say how many calls now match.
+  var chosenCall = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var list = event.detail.target;
+    if (!list || list.id !== "target-list") return;
+    var checked = list.querySelector('input[name="target"]:checked');
+    chosenCall = checked ? checked.value : null;
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    // Fired on the new list itself after it replaced the old one.
+    var list = event.target;
+    if (!list || list.id !== "target-list") return;
+    list.querySelectorAll('input[name="target"]').forEach(function (input) {
+      if (input.value === chosenCall) input.checked = true;
+    });
+    chosenCall = null;
+    var count = document.getElementById("target-count");
+    if (count) announce(count.textContent.trim());
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     reveal(document);
   });

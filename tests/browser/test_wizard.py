@@ -136,9 +136,6 @@ def answer(page, name: str, value) -> None:
             page.fill("#target-find", value)
             page.get_by_role("button", name="Find").click()
             choice.wait_for()
-            # Typing also asks for the list a moment later; let that land
-            # before choosing, or it replaces the list under the click.
-            page.wait_for_load_state("networkidle")
         choice.check()
     page.get_by_role("button", name="Next").click()
     page.wait_for_url(lambda url: url != before)
@@ -268,6 +265,25 @@ def test_the_call_list_filters_as_you_type_without_leaving_the_box(page):
     page.check('input[value="GET /v1/integrations/{slug}/models"]')
     page.get_by_role("button", name="Next").click()
     expect(page.locator("h1")).to_have_text("Which of these scopes does the key have?")
+
+
+def test_narrowing_the_list_keeps_the_call_already_chosen(page):
+    page.goto("/diagnose/admin_api/?key_type=admin")
+    page.fill("#target-find", "configs")
+    page.get_by_role("button", name="Find").click()
+    chosen = page.locator('input[value="GET /v1/configs/{slug}"]')
+    chosen.check()
+
+    page.locator("#target-find").press("End")
+    page.locator("#target-find").press_sequentially(" get")
+
+    expect(page.locator("#target-count")).to_contain_text("“configs get”")
+    expect(page.locator("#announce")).to_contain_text("match")
+    expect(chosen).to_be_checked()
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator("h1")).to_have_text(
+        "Did the request name the workspace with workspace_id?"
+    )
 
 
 def test_a_scenario_can_be_walked_with_the_keyboard_alone(page):
