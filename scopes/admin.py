@@ -17,8 +17,10 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.manager import SIMPLE_HISTORY_REVERSE_ATTR_NAME
 
@@ -37,6 +39,7 @@ from scopes.models import (
     ScopeAlternative,
 )
 from scopes.referencefile import unholdable_scopes
+from scopes.revert import alternatives_in_version, restore_alternatives, scopes_of
 from scopes.signals import one_version_bump
 
 admin.site.site_header = "Scope Doctor reference data"
@@ -271,9 +274,13 @@ class ScopeAdmin(HistoryAdmin):
 
 class RequirementForm(HistoryForm):
     """Hands the chosen key types to the alternatives formset, which checks
-    the pair; a history revert (no formset) checks against the saved ones."""
+    the pair; a history revert (no formset) checks against the alternatives
+    it will restore."""
 
     check_saved_alternatives = False
+    # Set on a revert: the version's alternatives, and scopes since deleted.
+    reverted_alternatives: list[list[Scope]] | None = None
+    deleted_scope_ids: tuple[int, ...] = ()
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -284,11 +291,19 @@ class RequirementForm(HistoryForm):
 
         slugs = {kt.slug for kt in key_types}
         self.instance._pending_key_type_slugs = slugs
+        if self.deleted_scope_ids:
+            self.add_error(
+                None,
+                "This version needs scopes that have since been deleted "
+                f"(ids {', '.join(map(str, self.deleted_scope_ids))}). Restore "
+                "them from the scopes' history first, then revert this.",
+            )
         if self.check_saved_alternatives:
+            alternatives = self.reverted_alternatives
+            if alternatives is None:
+                alternatives = saved_alternatives(self.instance)
             try:
-                check_requirement(
-                    str(self.instance), slugs, saved_alternatives(self.instance)
-                )
+                check_requirement(str(self.instance), slugs, alternatives)
             except ValidationError as error:
                 self.add_error("key_types", error)
         return cleaned
@@ -351,15 +366,43 @@ class RequirementAdmin(HistoryAdmin):
         )
         return super().get_queryset(request).prefetch_related("key_types", alternatives)
 
+    object_history_form_template = "admin/scopes/requirement_history_form.html"
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
-        if getattr(request, "scopes_reverting_history", False):
-            form = type(form.__name__, (form,), {"check_saved_alternatives": True})
+        revert = getattr(request, "scopes_revert", None)
+        if revert is not None:
+            past, scopes, missing = revert
+            checks = {
+                "check_saved_alternatives": True,
+                "reverted_alternatives": scopes,
+                "deleted_scope_ids": tuple(missing),
+            }
+            form = type(form.__name__, (form,), checks)
         return form
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
-        request.scopes_reverting_history = True
-        return super().history_form_view(request, object_id, version_id, extra_context)
+        owner = get_object_or_404(self.model, pk=object_id)
+        record = get_object_or_404(owner.history, history_id=version_id)
+        past = alternatives_in_version(owner, record)
+        scopes, missing = scopes_of(past)
+        request.scopes_revert = (past, scopes, missing)
+        context = {
+            **(extra_context or {}),
+            "past_alternatives": [
+                " + ".join(sorted(scope.name for scope in alternative))
+                for alternative in scopes
+            ],
+        }
+        # The owner, its key types and its alternatives change as one edit.
+        with transaction.atomic(), one_version_bump():
+            return super().history_form_view(request, object_id, version_id, context)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        revert = getattr(request, "scopes_revert", None)
+        if revert is not None:
+            restore_alternatives(obj, revert[0])
 
     @admin.display(description="accepts")
     def accepted_key_types(self, obj: Endpoint | Operation) -> str:

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import reverse
 
-from scopes.models import DataVersion, Endpoint, RoleStatement, Scope
+from scopes.models import DataVersion, Endpoint, RoleStatement, Scope, ScopeAlternative
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -280,6 +280,67 @@ def test_a_revert_that_would_strand_a_scope_is_refused(client, editor):
     audit.refresh_from_db()
     assert audit.summary == "Old summary"
     assert list(audit.key_types.values_list("slug", flat=True)) == ["admin"]
+
+
+def _audit_endpoint_changed_since():
+    """An endpoint whose scope requirement was rewritten after its first
+    version: one alternative re-pointed, another added."""
+    for name in ("audit_logs.list", "audit_logs.read", "audit_logs.export"):
+        factories.scope(name, held_by=["admin"])
+    audit = factories.endpoint(
+        "GET",
+        "/v1/audit-logs",
+        accepts=["admin"],
+        alternatives=[["audit_logs.list"]],
+        summary="Old summary",
+    )
+    first = audit.alternatives.get()
+    old = audit.history.filter(summary="Old summary").latest()
+
+    audit.summary = "New summary"
+    audit.save()
+    first.scopes.set(Scope.objects.filter(name="audit_logs.read"))
+    added = ScopeAlternative.objects.create(endpoint=audit, position=1)
+    added.scopes.set(Scope.objects.filter(name="audit_logs.export"))
+    return audit, first, old
+
+
+def test_a_revert_brings_back_the_scopes_the_endpoint_needed(client, editor):
+    audit, first, old = _audit_endpoint_changed_since()
+    url = reverse("admin:scopes_endpoint_simple_history", args=[audit.pk, old.pk])
+    client.force_login(editor)
+
+    page = client.get(url)
+    response = client.post(url, form_data(page))
+
+    html = page.content.decode()
+    assert "Scopes needed in this version" in html
+    assert "<li><code>audit_logs.list</code></li>" in html
+    assert "audit_logs.export" not in html.split("Scopes needed in this version")[1]
+    assert response.status_code == 302
+    audit.refresh_from_db()
+    assert audit.summary == "Old summary"
+    restored = list(audit.alternatives.all())
+    assert [alternative.pk for alternative in restored] == [first.pk]
+    assert [s.name for s in restored[0].scopes.all()] == ["audit_logs.list"]
+
+
+def test_a_revert_needing_a_deleted_scope_is_refused_and_changes_nothing(
+    client, editor
+):
+    audit, first, old = _audit_endpoint_changed_since()
+    Scope.objects.get(name="audit_logs.list").delete()  # unused by then
+    url = reverse("admin:scopes_endpoint_simple_history", args=[audit.pk, old.pk])
+    client.force_login(editor)
+    page = client.get(url)
+
+    refused = client.post(url, form_data(page))
+
+    assert refused.status_code == 200
+    assert "needs scopes that have since been deleted" in refused.content.decode()
+    audit.refresh_from_db()
+    assert audit.summary == "New summary"
+    assert audit.alternatives.count() == 2
 
 
 # -- Rules that refuse an edit ------------------------------------------------
