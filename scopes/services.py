@@ -12,6 +12,7 @@ import datetime
 import hashlib
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
@@ -295,14 +296,31 @@ def _stamp_key() -> str:
     return "data-version:" + hashlib.blake2b(where.encode(), digest_size=8).hexdigest()
 
 
+# After a failed call the shared cache is left alone for a few seconds, so an
+# unreachable Redis costs one timeout and one log line, not one per request.
+SHARED_RETRY_SECONDS = 5.0
+_shared_resting_until = 0.0
+
+
 def _shared_call(method, *args):
     """Call the shared cache; when it is unreachable, answer None so the
     caller falls back to the database."""
-    try:
-        return method(*args)
-    except RedisError as error:
-        logger.warning("Shared cache unavailable for the data version: %s", error)
+    global _shared_resting_until
+
+    if time.monotonic() < _shared_resting_until:
         return None
+    try:
+        answer = method(*args)
+    except RedisError as error:
+        if not _shared_resting_until:
+            logger.warning("Shared cache unavailable for the data version: %s", error)
+        _shared_resting_until = time.monotonic() + SHARED_RETRY_SECONDS
+        return None
+
+    if _shared_resting_until:
+        _shared_resting_until = 0.0
+        logger.warning("Shared cache reachable again for the data version")
+    return answer
 
 
 _VERSION_SQL = "SELECT number, changed_at FROM {table} WHERE id = 1"

@@ -6,9 +6,11 @@ Uses the real Redis on 127.0.0.1:6379 (database 12, flushed around each test).
 """
 
 import logging
+import time
 
 import pytest
 
+from scopes import services
 from scopes.models import Scope
 from troubleshooter.env import env_cache
 
@@ -76,8 +78,14 @@ def test_an_edit_is_served_at_the_next_request(
     assert "freshly worded" in client.get(SCOPE_PAGE).content.decode()
 
 
+@pytest.fixture
+def fresh_shared_state(monkeypatch):
+    # The pause after a Redis failure is per process; each test starts clean.
+    monkeypatch.setattr(services, "_shared_resting_until", 0.0)
+
+
 def test_an_unreachable_redis_falls_back_to_the_database(
-    client, reference, settings, caplog, django_assert_num_queries
+    client, reference, settings, caplog, django_assert_num_queries, fresh_shared_state
 ):
     # Nothing listens on port 1: every Redis call fails at once.
     _use_redis(settings, "redis://127.0.0.1:1/0")
@@ -89,4 +97,24 @@ def test_an_unreachable_redis_falls_back_to_the_database(
 
     assert page.status_code == 200
     assert "logs.view" in page.content.decode()
-    assert "Shared cache unavailable for the data version" in caplog.text
+
+
+def test_a_redis_outage_is_logged_once_and_its_end_too(
+    client, reference, shared, settings, caplog, monkeypatch, fresh_shared_state
+):
+    _use_redis(settings, "redis://127.0.0.1:1/0")
+
+    def pause_over():
+        monkeypatch.setattr(services, "_shared_resting_until", time.monotonic() - 1)
+
+    with caplog.at_level(logging.WARNING, logger="scopes.services"):
+        pages = [client.get(SCOPE_PAGE) for _ in range(5)]
+        pause_over()
+        client.get(SCOPE_PAGE)  # still down: tried again, not logged again
+        pause_over()
+        _use_redis(settings, REDIS_URL)
+        back = client.get(SCOPE_PAGE)
+
+    assert all(page.status_code == 200 for page in [*pages, back])
+    assert caplog.text.count("Shared cache unavailable for the data version") == 1
+    assert caplog.text.count("Shared cache reachable again") == 1
