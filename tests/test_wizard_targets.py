@@ -93,8 +93,21 @@ def test_nothing_matching_is_an_empty_list_not_an_error(snapshot):
 
 def test_what_was_typed_is_tidied_and_bounded(snapshot):
     found = find_targets(
-        snapshot, "completions", "  chat \n\t completions  " + "x" * 500
+        snapshot, "completions", "  chat \n\t completions  " + "x" * 5000
     )
 
     assert found.find.startswith("chat completions ")
-    assert len(found.find) <= 200
+    assert len(found.find) <= 1000
+
+
+def test_a_pasted_curl_command_finds_its_call_whatever_else_it_holds(snapshot):
+    command = (
+        "curl -X POST -H 'x-portkey-api-key: [masked]' "
+        '-H "Content-Type: application/json" '
+        """-d '{"model": "@openai/gpt-4o", "messages": []}' """
+        "'https://api.portkey.ai/v1/chat/completions'"
+    )
+
+    found = find_targets(snapshot, "completions", command)
+
+    assert labels(found) == ["POST /v1/chat/completions"]

@@ -497,3 +497,37 @@ def test_a_cached_fix_page_links_to_the_host_it_was_asked_on(
 
     assert 'value="http://testserver/fix/?' in here
     assert "scopedoctor.example" not in here
+
+
+KEY = "pkTESTabcdef0123456789XYZsecret"
+CURL = (
+    f"curl -H 'x-portkey-api-key: {KEY}' "
+    "https://api.portkey.ai/v1/chat/completions -d '{}'"
+)
+
+
+def test_a_key_pasted_into_the_find_box_leaves_the_address_bar(client, reference):
+    url = step_url("completions")
+
+    pasted = client.get(url, {"key_type": "workspace_service", "find": CURL})
+    landed = client.get(pasted["Location"])
+
+    assert pasted.status_code == 302
+    assert KEY not in pasted["Location"]
+    assert "%5Bmasked%5D" in pasted["Location"]
+    html = landed.content.decode()
+    assert KEY not in html
+    assert '<input type="radio" name="target" value="POST /v1/chat/completions"' in html
+
+
+def test_a_key_in_a_live_search_is_masked_before_it_is_echoed(client, reference):
+    found = client.get(
+        step_url("completions"),
+        {"key_type": "workspace_service", "find": CURL},
+        headers={"hx-request": "true", "hx-target": "target-list"},
+    )
+
+    html = found.content.decode()
+    assert found.status_code == 200
+    assert KEY not in html
+    assert "POST /v1/chat/completions" in html

@@ -29,7 +29,8 @@ MCP_WORDS = ("mcp",)
 # The target step lists at most this many calls unless asked for all: the page
 # must not grow with the reference data, and typing narrows the list anyway.
 TARGET_LIST_LIMIT = 40
-MAX_FIND_LENGTH = 200
+# Room for a pasted curl command, whose URL may come after its headers.
+MAX_FIND_LENGTH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +150,7 @@ def find_targets(
     """
     offered = scenario_targets(snapshot, scenario)
     text = " ".join(find.split())[:MAX_FIND_LENGTH]
-    words = text.lower().split()
+    words = _search_words(text)
 
     matching = [target for target in offered if _matches(target, words)]
     paths = [word for word in words if "/" in word]
@@ -159,6 +160,16 @@ def find_targets(
 
     shown = matching if limit is None else matching[:limit]
     return TargetList(tuple(shown), len(matching), len(offered), text)
+
+
+def _search_words(text: str) -> list[str]:
+    """The words to match. A pasted command (curl with its flags, headers and
+    body) holds a full URL: then only that URL and any method word count."""
+    words = [word.strip("'\"") for word in text.lower().split()]
+    words = [word for word in words if word]
+    if any("://" in word for word in words):
+        words = [w for w in words if "://" in w or w.upper() in METHODS]
+    return words
 
 
 def _matches(target: Target, words: list[str]) -> bool:

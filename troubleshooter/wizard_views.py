@@ -22,6 +22,7 @@ from scopes.snapshot import Snapshot
 from troubleshooter import ratelimit
 from troubleshooter.caching import cached_page
 from troubleshooter.diagnosis import KEY_TYPE_LABELS, diagnose
+from troubleshooter.masking import mask_secrets
 from troubleshooter.models import Feedback, ShortLink
 from troubleshooter.outage import refuse_writes_while_down, unavailable_page
 from troubleshooter.paths import METHODS, match_endpoint, normalise_method
@@ -36,6 +37,7 @@ from troubleshooter.ticket import (
     walked_steps,
 )
 from troubleshooter.wizard import (
+    MAX_FIND_LENGTH,
     TARGET_LIST_LIMIT,
     TargetList,
     find_targets,
@@ -158,10 +160,16 @@ def step(request, scenario: str):
         "methods": METHODS,
     }
     if question.name == "target":
+        find = request.GET.get("find", "")[:MAX_FIND_LENGTH]
+        masked = mask_secrets(find)
+        if masked.count and not request.htmx:
+            # A pasted curl command may carry a key: keep it out of the
+            # address bar and history (the browser masks it first with JS).
+            return redirect(_with_find(request, masked.text))
         targets = find_targets(
             snapshot,
             scenario,
-            request.GET.get("find", ""),
+            masked.text,
             limit=None if request.GET.get("show") == "all" else TARGET_LIST_LIMIT,
         )
         context.update(
@@ -176,6 +184,12 @@ def step(request, scenario: str):
     return _render_region(
         request, "wizard/step.html", context, push_url=_step_url(scenario, answers)
     )
+
+
+def _with_find(request, find: str) -> str:
+    query = request.GET.copy()
+    query["find"] = find
+    return f"{request.path}?{query.urlencode(safe='/,{}')}"
 
 
 def _target_groups(targets: TargetList) -> list[tuple[str, list]]:

@@ -173,6 +173,14 @@
     }
   });
 
+  // A command pasted into the find box may carry a key: mask it before the
+  // text leaves the browser (the server masks it too, for pages without JS).
+  document.addEventListener("htmx:configRequest", function (event) {
+    var params = event.detail.parameters;
+    var find = params && params.get ? params.get("find") : null;
+    if (typeof find === "string" && find) params.set("find", maskSecrets(find).text);
+  });
+
   // Typing in the find box replaces the call list: keep a choice already
   // made if it is still listed, and say how many calls now match.
   var chosenCall = null;

@@ -286,6 +286,23 @@ def test_narrowing_the_list_keeps_the_call_already_chosen(page):
     )
 
 
+def test_a_pasted_curl_command_finds_its_call_and_its_key_stays_in_the_browser(page):
+    key = "pkTESTabcdef0123456789XYZsecret"
+    sent = []
+    page.on("request", lambda request: sent.append(request.url))
+    page.goto("/diagnose/completions/?key_type=workspace_service")
+
+    page.fill(
+        "#target-find",
+        f"curl -H 'x-portkey-api-key: {key}' https://api.portkey.ai/v1/chat/completions",
+    )
+
+    choices = page.locator('#target-list input[name="target"]')
+    expect(choices).to_have_count(1)
+    expect(choices.first).to_have_value("POST /v1/chat/completions")
+    assert sent and not any(key in url for url in sent)
+
+
 def test_a_scenario_can_be_walked_with_the_keyboard_alone(page):
     page.goto("/diagnose/models/")
 
