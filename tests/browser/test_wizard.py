@@ -393,6 +393,8 @@ def test_feedback_is_answered_in_place(page):
     [
         "/",
         "/diagnose/completions/?key_type=workspace_service",
+        "/diagnose/admin_api/?key_type=admin",  # the list cut, "show all" link
+        "/diagnose/mcp/?key_type=admin&find=zebra",  # nothing matches
         "/diagnose/completions/?context=code&key_type=workspace_service&method=POST&path=/v1/embeddings",
         "/fix/?scenario=completions&context=code&key_type=admin&method=POST&path=/v1/chat/completions&role=workspace_member",
     ],
