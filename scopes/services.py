@@ -22,6 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import caches
 from django.db import (
+    DatabaseError,
     InterfaceError,
     OperationalError,
     connection,
@@ -265,10 +266,17 @@ def publish_data_version() -> None:
     bounds how long that, or a failed publish, can hide a change.
     """
     shared = _shared_stamps()
-    if shared is not None:
+    if shared is None:
+        return
+
+    try:
         stamp = _stored_data_version()
-        timeout = settings.DATA_VERSION_CACHE_SECONDS
-        _shared_call(shared.set, _stamp_key(), stamp, timeout)
+    except DatabaseError:
+        # The change is committed; the stamp's lifetime lets readers catch up.
+        logger.warning("Could not read the data version to publish it")
+        return
+    timeout = settings.DATA_VERSION_CACHE_SECONDS
+    _shared_call(shared.set, _stamp_key(), stamp, timeout)
 
 
 def _stored_data_version() -> VersionStamp:
