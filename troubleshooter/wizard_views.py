@@ -166,19 +166,11 @@ def step(request, scenario: str):
             # A pasted curl command may carry a key: keep it out of the
             # address bar and history (the browser masks it first with JS).
             return redirect(_with_find(request, masked.text))
-        targets = find_targets(
-            snapshot,
-            scenario,
-            masked.text,
-            limit=None if request.GET.get("show") == "all" else TARGET_LIST_LIMIT,
-        )
-        context.update(
-            targets=targets,
-            options=_target_groups(targets),
-            show_all_url=_show_all_url(scenario, hidden, targets),
-        )
+        show_all = request.GET.get("show") == "all"
+        context |= _target_choices(snapshot, scenario, hidden, masked.text, show_all)
+
         if request.htmx.target == "target-list":
-            # Typing in the filter box replaces the list alone.
+            # Typing in the find box replaces the list alone.
             return render(request, "wizard/step.html#target-list", context)
 
     return _render_region(
@@ -190,6 +182,19 @@ def _with_find(request, find: str) -> str:
     query = request.GET.copy()
     query["find"] = find
     return f"{request.path}?{query.urlencode(safe='/,{}')}"
+
+
+def _target_choices(
+    snapshot: Snapshot, scenario: str, hidden: list, find: str, show_all: bool
+) -> dict:
+    """The calls the target step lists for what was typed, and its links."""
+    limit = None if show_all else TARGET_LIST_LIMIT
+    targets = find_targets(snapshot, scenario, find, limit=limit)
+    return {
+        "targets": targets,
+        "options": _target_groups(targets),
+        "show_all_url": _show_all_url(scenario, hidden, targets),
+    }
 
 
 def _target_groups(targets: TargetList) -> list[tuple[str, list]]:
