@@ -1,6 +1,8 @@
 """The target step's list: what typing finds, and that it stays short."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from troubleshooter.wizard import TARGET_LIST_LIMIT, find_targets, scenario_targets
 
@@ -111,3 +113,26 @@ def test_a_pasted_curl_command_finds_its_call_whatever_else_it_holds(snapshot):
     found = find_targets(snapshot, "completions", command)
 
     assert labels(found) == ["POST /v1/chat/completions"]
+
+
+SCENARIOS = ("completions", "admin_api", "logs", "mcp", "playground", "something_else")
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenario=st.sampled_from(SCENARIOS), typed=st.text(max_size=300))
+def test_any_text_gives_a_bounded_list_of_offered_calls(snapshot, scenario, typed):
+    found = find_targets(snapshot, scenario, typed)
+
+    offered = scenario_targets(snapshot, scenario)
+    assert len(found.shown) <= TARGET_LIST_LIMIT
+    assert all(target in offered for target in found.shown)
+    assert found.matching <= found.offered == len(offered)
+
+
+def test_typing_a_calls_own_label_always_finds_it_first(snapshot):
+    for scenario in SCENARIOS:
+        for target in scenario_targets(snapshot, scenario):
+            if not hasattr(target, "path"):
+                continue
+            found = find_targets(snapshot, scenario, target.label)
+            assert found.shown[0] == target, (scenario, target.label)
