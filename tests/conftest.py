@@ -11,13 +11,14 @@ from django.test import override_settings
 
 from scopes.services import current_snapshot
 from scopes.snapshot import from_records
+from troubleshooter.caching import page_store
 
 
 @pytest.fixture(autouse=True)
 def _empty_page_cache():
     # Keys carry the data stamp, so this is belt and braces: no test should
     # ever see a page another test rendered.
-    caches["pages"].clear()
+    page_store().clear()
 
 
 @pytest.fixture(autouse=True)

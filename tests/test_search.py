@@ -4,11 +4,11 @@ on SQLite (in-memory scorer) and on PostgreSQL (full-text search) alike."""
 import re
 
 import pytest
-from django.core.cache import caches
 from django.db import connection
 from django.urls import reverse
 
 from tests.datasets import add_copies
+from troubleshooter.caching import page_store
 from troubleshooter.search import search
 
 SEARCH = reverse("reference:search")
@@ -269,7 +269,7 @@ def test_a_warm_search_costs_the_same_queries_whatever_the_data_size(
         with django_assert_num_queries(1):
             assert client.get(url).status_code == 200
 
-    caches["pages"].clear()
+    page_store().clear()
     for url in urls[1:]:
         # Rendered afresh: SELECT the data version stamp; on PostgreSQL also
         # the one full-text query (a UNION over the five reference tables).

@@ -2,7 +2,8 @@
 
 A public page depends only on the reference data and its address, yet
 rendering it costs several times what the rest of the request does. So the
-finished response is kept per process under (data stamp, rendering, address);
+finished response is kept per process under (data stamp, rendering, address),
+within a budget of bytes (troubleshooter/pagestore.py);
 a staff edit moves the stamp, so a stale entry is simply never asked for again.
 
 A view stores its answers with ``cached_page`` (or the API's wrapper);
@@ -19,13 +20,14 @@ import hashlib
 from collections.abc import Callable
 from functools import wraps
 
-from django.core.cache import caches
+from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.cache import get_conditional_response, patch_vary_headers
 
 from scopes.services import current_snapshot, current_stamp
+from troubleshooter.pagestore import PageStore
 
 _KEPT_HEADERS = (
     "Content-Type",
@@ -42,13 +44,24 @@ _KEPT_HEADERS = (
 )
 # A 304 carries the validators and policies, not the body's description.
 _BODY_HEADERS = ("Content-Type", "Location", "HX-Push-Url")
-CACHE_SECONDS = 6 * 60 * 60
 # The paths some answer was kept for, in this process. Only these are looked
 # up early, so an admin page, a form or a mistyped address costs nothing more.
 # Cached views answer only the reference's own paths, so the set stays small;
 # the cap is a guard, not a limit ever expected to be reached.
 _kept_paths: set[str] = set()
 _MAX_KEPT_PATHS = 20_000
+
+
+_store: PageStore | None = None
+
+
+def page_store() -> PageStore:
+    """This process's store of finished answers (PAGE_CACHE_MAX_BYTES)."""
+    global _store
+
+    if _store is None or _store.max_bytes != settings.PAGE_CACHE_MAX_BYTES:
+        _store = PageStore(settings.PAGE_CACHE_MAX_BYTES)
+    return _store
 
 
 def page_key(request: HttpRequest, stamp: str) -> str:
@@ -79,15 +92,15 @@ def remember(
     if response.status_code not in statuses or response.streaming:
         return
     headers = [(h, response[h]) for h in _KEPT_HEADERS if h in response]
+    size = len(response.content) + sum(len(h) + len(v) for h, v in headers)
     entry = (response.status_code, response.content, headers)
-    caches["pages"].set(key, entry, CACHE_SECONDS)
-    if len(_kept_paths) < _MAX_KEPT_PATHS:
+    if page_store().set(key, entry, size) and len(_kept_paths) < _MAX_KEPT_PATHS:
         _kept_paths.add(request.path_info)
 
 
 def recall(request: HttpRequest, key: str) -> HttpResponse | None:
     """The kept answer for ``key``, or a 304 when the client already has it."""
-    entry = caches["pages"].get(key)
+    entry = page_store().get(key)
     if entry is None:
         return None
 

@@ -131,14 +131,11 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
 # (per process) otherwise.
 CACHES = {
     "default": env_cache("REDIS_URL"),
-    # Rendered pages, keyed by data version: per process on purpose, since
-    # every process can render them and memory is the fastest place to look.
-    "pages": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "scope-doctor-pages",
-        "OPTIONS": {"MAX_ENTRIES": 5000},
-    },
 }
+# Rendered pages and API answers, keyed by data version, kept in each process
+# (every process can render them, and memory is the fastest place to look),
+# within this many bytes per process: troubleshooter/pagestore.py.
+PAGE_CACHE_MAX_BYTES = env_int("PAGE_CACHE_MAX_BYTES", 32 * 1024 * 1024)
 # The data-version stamp lives in the shared Redis when there is one, so a
 # warm public page needs no database query. Local memory is per process and
 # could not tell one worker about another's edit, so without Redis every
