@@ -303,6 +303,36 @@ def test_a_pasted_curl_command_finds_its_call_and_its_key_stays_in_the_browser(p
     assert sent and not any(key in url for url in sent)
 
 
+def test_answering_while_the_list_is_still_loading_leaves_no_error(page):
+    held = []
+
+    def hold_the_list(route):
+        # A slow connection: the narrowed list is held until the step is answered.
+        if route.request.headers.get("hx-target") == "target-list":
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/diagnose/**", hold_the_list)
+    page.goto("/diagnose/completions/?key_type=workspace_service")
+    page.fill("#target-find", "chat")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the narrowed list should be on its way"
+    page.locator('input[value="POST /v1/chat/completions"]').check()
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator("h1")).to_have_text("Which of these scopes does the key have?")
+
+    for route in held:
+        route.continue_()
+    page.wait_for_timeout(1000)  # let a late list land; the fixture fails on errors
+
+    expect(page.locator("h1")).to_have_text("Which of these scopes does the key have?")
+    assert page.locator("#target-list").count() == 0
+
+
 def test_a_scenario_can_be_walked_with_the_keyboard_alone(page):
     page.goto("/diagnose/models/")
 
