@@ -182,7 +182,9 @@
   });
 
   // Typing in the find box replaces the call list: keep a choice already
-  // made if it is still listed, and say how many calls now match.
+  // made if it is still listed, and say how many calls now match. The choice
+  // comes back in afterSwap, which runs in the same task as the swap: settling
+  // waits for a timer, and a "Next" pressed before it fired found no choice.
   var chosenCall = null;
   document.addEventListener("htmx:beforeSwap", function (event) {
     var list = event.detail.target;
@@ -190,7 +192,7 @@
     var checked = list.querySelector('input[name="target"]:checked');
     chosenCall = checked ? checked.value : null;
   });
-  document.addEventListener("htmx:afterSettle", function (event) {
+  document.addEventListener("htmx:afterSwap", function (event) {
     // Fired on the new list itself after it replaced the old one.
     var list = event.target;
     if (!list || list.id !== "target-list") return;
@@ -198,6 +200,9 @@
       if (input.value === chosenCall) input.checked = true;
     });
     chosenCall = null;
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (!event.target || event.target.id !== "target-list") return;
     var count = document.getElementById("target-count");
     if (count) announce(count.textContent.trim());
   });

@@ -333,6 +333,46 @@ def test_answering_while_the_list_is_still_loading_leaves_no_error(page):
     assert page.locator("#target-list").count() == 0
 
 
+def test_a_list_that_lands_after_the_choice_shows_it_chosen_at_once(page):
+    held = []
+
+    def hold_the_list(route):
+        if route.request.headers.get("hx-target") == "target-list":
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/diagnose/**", hold_the_list)
+    page.goto("/diagnose/completions/?key_type=workspace_service")
+    page.fill("#target-find", "chat")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the narrowed list should be on its way"
+    page.locator('input[value="POST /v1/chat/completions"]').check()
+    # What a "Next" pressed the moment the new list appears would find: read in
+    # the same task as the swap, before any timer of htmx's has run.
+    page.evaluate(
+        """() => {
+          window.choiceWhenShown = [];
+          document.addEventListener("htmx:afterSwap", (event) => {
+            if (event.target.id !== "target-list") return;
+            const checked = event.target.querySelector("input[name=target]:checked");
+            window.choiceWhenShown.push(checked ? checked.value : null);
+          });
+        }"""
+    )
+
+    for route in held:
+        route.continue_()
+    page.wait_for_function("window.choiceWhenShown.length > 0")
+
+    assert page.evaluate("window.choiceWhenShown") == ["POST /v1/chat/completions"]
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator("h1")).to_have_text("Which of these scopes does the key have?")
+
+
 def test_a_scenario_can_be_walked_with_the_keyboard_alone(page):
     page.goto("/diagnose/models/")
 
