@@ -229,3 +229,65 @@ def test_a_short_link_refused_during_the_outage_keeps_the_answers_and_the_long_l
     assert livesite.query(
         outage.database, "SELECT code FROM troubleshooter_shortlink"
     ) == [(code,)]
+
+
+STAFF_EDIT = "Reads virtual keys.\nWritten while the database was away."
+
+
+def without_token(fields: dict) -> dict:
+    return {k: v for k, v in fields.items() if k != "csrfmiddlewaretoken"}
+
+
+def test_a_staff_edit_refused_during_the_outage_comes_back_whole_and_saves_later(
+    outage,
+):
+    staff = outage.visitor()
+    staff.log_in("/admin/", livesite.STAFF_USER, livesite.template().password)
+    [(scope_id,)] = livesite.query(
+        outage.database,
+        "SELECT id FROM scopes_scope WHERE name = %s",
+        "virtual_keys.read",
+    )
+    change = f"/admin/scopes/scope/{scope_id}/change/"
+    typed = livesite.form_fields(staff.get(change).text, "description")
+    typed.update(description=STAFF_EDIT, _save="Save")
+    outage.proxy.cut()
+
+    refused = staff.post(change, typed)
+
+    assert refused.status == 503
+    assert refused.headers["retry-after"] == RETRY_AFTER
+    assert h1s(refused.text) == ["We could not save that just now"]
+    assert "Your changes were not saved" in refused.text
+    resend = livesite.form_fields(refused.text, "description", action=change)
+    # Every field as typed, the button pressed included; only the token is new.
+    assert without_token(resend) == without_token(typed)
+    assert STAFF_EDIT in unescape(refused.text)
+
+    outage.proxy.restore()
+    saved = staff.post(change, resend)
+
+    assert saved.status == 302
+    assert livesite.query(
+        outage.database,
+        "SELECT description FROM scopes_scope WHERE id = %s",
+        scope_id,
+    ) == [(STAFF_EDIT,)]
+
+
+def test_a_refused_staff_sign_in_keeps_the_name_but_never_echoes_the_password(
+    outage,
+):
+    staff = outage.visitor()
+    login = "/admin/login/"
+    fields = livesite.form_fields(staff.get(login).text, "username")
+    password = "correct-horse-battery-staple"
+    outage.proxy.cut()
+
+    refused = staff.post(login, {**fields, "username": "alice", "password": password})
+
+    assert refused.status == 503
+    assert password not in refused.text
+    kept = livesite.form_fields(refused.text, "username", action=login)
+    assert kept["username"] == "alice"
+    assert "Type your password again" in refused.text

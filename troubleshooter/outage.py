@@ -19,8 +19,10 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 
 logger = logging.getLogger(__name__)
@@ -101,11 +103,55 @@ class DatabaseOutageMiddleware:
         if match is not None and "api" in match.namespaces:
             return unavailable_json()
 
-        response = unavailable_page(request)
+        response = unavailable_page(request, context=sent_again(request))
         if getattr(request, "htmx", False) and request.method in ("GET", "HEAD"):
             # A fragment swap has nowhere to show a whole page: load it as one.
             response["HX-Redirect"] = request.get_full_path()
         return response
+
+
+def sent_again(request: HttpRequest) -> dict[str, Any]:
+    """Context that shows a refused form post as a form to send once more.
+
+    The net for views with no refusal of their own, above all the admin: a
+    staff member's edit comes back whole, to be sent again unchanged once the
+    database answers. The CSRF token is left out (the page puts in a fresh
+    one) and so is any password, which is never written into a page.
+    """
+    if request.method != "POST":
+        return {}
+    try:
+        sent = [
+            (name, value) for name, values in request.POST.lists() for value in values
+        ]
+    except (SuspiciousOperation, MultiPartParserError, UnreadablePostError):
+        return {}
+
+    kept = [(name, value) for name, value in sent if _may_be_shown(name)]
+    if not kept:
+        return {}
+
+    message = "Your changes were not saved."
+    if any(_is_password(name) for name, _ in sent):
+        message += " Type your password again when you send it."
+    return {
+        "message": message,
+        "resend": {
+            "action": request.get_full_path(),
+            "hidden": kept,
+            "buttons": [("", "", "Send it again")],
+        },
+        # What reads as typed prose, to copy out while waiting.
+        "kept": [(name, value) for name, value in kept if " " in value.strip()],
+    }
+
+
+def _is_password(name: str) -> bool:
+    return "password" in name.lower()
+
+
+def _may_be_shown(name: str) -> bool:
+    return name != "csrfmiddlewaretoken" and not _is_password(name)
 
 
 def unavailable_json() -> JsonResponse:
