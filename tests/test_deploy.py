@@ -12,6 +12,8 @@ PRODUCTION_ENV = {
     "DEBUG": "0",
     "SECRET_KEY": "k3y-" + "x9Qz!7vB#2mL@4pR$6tY^8wE&0uI*1oP(3aS)5dF_" * 2,
     "ALLOWED_HOSTS": "scopedoctor.example.com",
+    # Only named: check --deploy does not connect to it.
+    "REDIS_URL": "redis://cache.internal:6379/0",
 }
 
 
@@ -33,6 +35,18 @@ def test_check_deploy_passes_in_production_mode():
     )
 
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_check_deploy_warns_that_without_redis_each_worker_counts_alone():
+    without_redis = {**PRODUCTION_ENV, "REDIS_URL": ""}
+
+    result = run_manage(
+        "check", "--deploy", "--fail-level", "WARNING", env=without_redis
+    )
+
+    assert result.returncode != 0
+    assert "troubleshooter.W001" in result.stderr
+    assert "Set REDIS_URL" in result.stderr
 
 
 @pytest.mark.parametrize(

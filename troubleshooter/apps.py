@@ -6,6 +6,7 @@ class TroubleshooterConfig(AppConfig):
     verbose_name = "Troubleshooter"
 
     def ready(self) -> None:
+        from troubleshooter import checks  # noqa: F401 (registers them)
         from troubleshooter.security import keep_request_construction_lazy
 
         keep_request_construction_lazy()
