@@ -141,6 +141,8 @@ def gunicorn(env: dict[str, str], workers: int):
     process = subprocess.Popen(
         [
             str(GUNICORN),
+            "--config",
+            "python:troubleshooter.gunicorn_config",
             "troubleshooter.wsgi",
             "--workers",
             str(workers),

@@ -26,6 +26,7 @@ from django.db import (
     InterfaceError,
     OperationalError,
     connection,
+    connections,
     models,
     transaction,
 )
@@ -357,6 +358,30 @@ def current_snapshot() -> Snapshot:
     if memo is not None:
         memo["snapshot"] = snapshot
     return snapshot
+
+
+def hold_reference_data() -> bool:
+    """Build the snapshot now, before any request asks for it.
+
+    Called as each app server process starts (troubleshooter/gunicorn_config.py),
+    so a database outage finds every process able to answer from memory, not
+    only those that happened to serve a page before it. If the database
+    cannot be read, the first request tries again.
+    """
+    try:
+        snapshot = current_snapshot()
+    except DatabaseError as error:
+        logger.warning(
+            "Could not load the reference data at start-up (%s); "
+            "the first request will try again",
+            type(error).__name__,
+        )
+        return False
+    finally:
+        # Nothing of this start-up work may be shared with a forked process.
+        connections.close_all()
+    logger.info("This process holds the reference data, version %s", snapshot.version)
+    return True
 
 
 def current_stamp() -> str:

@@ -187,6 +187,8 @@ def gunicorn(env: dict[str, str], workers: int = 1, log=None) -> Iterator[str]:
     process = subprocess.Popen(
         [
             str(GUNICORN),
+            "--config",
+            "python:troubleshooter.gunicorn_config",
             "troubleshooter.wsgi",
             "--workers",
             str(workers),

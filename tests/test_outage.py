@@ -8,8 +8,10 @@ reference database (tests/livesite.py). SQLite has no server to lose, so these
 tests always use PostgreSQL, and are skipped only when it is not reachable.
 """
 
+import contextlib
 import json
 import re
+import time
 from html import unescape
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -56,19 +58,36 @@ def through(proxy: TcpProxy, url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{proxy.port}"))
 
 
-@pytest.fixture
-def outage():
+@contextlib.contextmanager
+def site_behind_a_proxy(workers: int = 1, log=None, cut=False, **extra: str):
+    """The site under gunicorn, reaching its database through a proxy; with
+    ``cut``, the proxy is cut before the site starts."""
     with livesite.database_from_template("outage") as database:
         parts = urlsplit(database)
         proxy = TcpProxy(parts.hostname, parts.port or 5432)
+        if cut:
+            proxy.cut()
         env = livesite.production_env(
-            through(proxy, database), OUTAGE_RETRY_AFTER=RETRY_AFTER
+            through(proxy, database), OUTAGE_RETRY_AFTER=RETRY_AFTER, **extra
         )
         try:
-            with livesite.gunicorn(env) as base:
+            with livesite.gunicorn(env, workers, log) as base:
                 yield Outage(base, proxy, database)
         finally:
             proxy.close()
+
+
+@pytest.fixture
+def outage():
+    with site_behind_a_proxy() as site:
+        yield site
+
+
+@pytest.fixture
+def started_in_an_outage():
+    """A process that could not load the reference data as it started."""
+    with site_behind_a_proxy(cut=True) as site:
+        yield site
 
 
 def fix_url(answers: dict) -> str:
@@ -85,11 +104,42 @@ def h1s(page: str) -> list[str]:
     return [unescape(re.sub(r"<[^>]+>", "", h)).strip() for h in found]
 
 
-def test_a_process_with_no_snapshot_yet_answers_a_clear_503_until_the_database_returns(
-    outage,
+WORKERS = 3
+
+
+def wait_for_log_lines(log, text: str, count: int, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        log.seek(0)
+        if log.read().count(text) >= count:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{count} lines with {text!r} did not appear in the log")
+
+
+def test_every_worker_holds_the_data_from_the_start_so_none_fails_in_an_outage(
+    tmp_path,
 ):
+    with (
+        (tmp_path / "gunicorn.log").open("w+") as log,
+        site_behind_a_proxy(WORKERS, log, LOG_LEVEL="INFO") as site,
+    ):
+        wait_for_log_lines(log, "holds the reference data", WORKERS)
+        # No page was asked for before the cut: whichever worker answers has
+        # only what it loaded when it started.
+        site.proxy.cut()
+
+        answers = [site.visitor().get(fix_url(ALLOWED)) for _ in range(4 * WORKERS)]
+
+    assert [answer.status for answer in answers] == [200] * len(answers)
+    assert all("This key should be allowed" in answer.text for answer in answers)
+
+
+def test_a_process_with_no_snapshot_yet_answers_a_clear_503_until_the_database_returns(
+    started_in_an_outage,
+):
+    outage = started_in_an_outage
     visitor = outage.visitor()
-    outage.proxy.cut()
 
     page = visitor.get("/")
     api = visitor.get(check_url("logs.view"))
@@ -107,12 +157,11 @@ def test_a_process_with_no_snapshot_yet_answers_a_clear_503_until_the_database_r
 
 
 def test_with_no_snapshot_a_paste_keeps_its_text_and_an_htmx_step_reloads_as_a_page(
-    outage,
+    started_in_an_outage,
 ):
-    visitor = outage.visitor()
+    visitor = started_in_an_outage.visitor()
     # The empty paste form needs no reference data, so it still has a token.
     form = livesite.form_fields(visitor.get("/paste/").text, "text")
-    outage.proxy.cut()
 
     paste = visitor.post("/paste/", {**form, "text": PASTE})
     step = visitor.get("/diagnose/completions/", headers={"HX-Request": "true"})

@@ -360,6 +360,8 @@ def production_site():
             sys.executable,
             "-m",
             "gunicorn",
+            "--config",
+            "python:troubleshooter.gunicorn_config",
             "troubleshooter.wsgi",
             "--bind",
             f"127.0.0.1:{port}",
