@@ -76,7 +76,7 @@ def fuzz(examples: int) -> tuple[Counter, dict[str, Counter], list[str]]:
         status_class = f"{response.status_code // 100}xx"
         overall[status_class] += 1
         per_url[request.target.label][status_class] += 1
-        for problem in problems(request, response):
+        for problem in problems(request, response, clients):
             failures.append(f"{request.describe()}\n  {problem}")
 
     one_request()

@@ -14,7 +14,7 @@ import json
 import re
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote, quote_from_bytes, urlsplit
 
 from django.core import signing
@@ -584,8 +584,11 @@ def is_api(response) -> bool:
     return response.wsgi_request.path_info.startswith("/api/")
 
 
-def problems(request: HostileRequest, response) -> list[str]:
-    """What is wrong with this answer, in words; empty when it is acceptable."""
+def problems(
+    request: HostileRequest, response, clients: dict[bool, Client]
+) -> list[str]:
+    """What is wrong with this answer, in words; empty when it is acceptable.
+    ``clients`` send the request again where one answer is not enough to judge."""
     found: list[str] = []
     status = response.status_code
     if status >= 500:
@@ -596,13 +599,44 @@ def problems(request: HostileRequest, response) -> list[str]:
         )
         return found
 
-    if 300 <= status < 400:
+    if status == 304:
+        found += _not_modified_problems(request, clients)
+    elif 300 <= status < 400:
         found += _redirect_problems(response)
     if status == 405 and not response.get("Allow"):
         found.append("a 405 without an Allow header")
     if status >= 400 and request.method.upper() != "HEAD" and status != 304:
         found += _refusal_problems(response)
     return found
+
+
+CONDITIONAL_HEADERS = (
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_MATCH",
+    "HTTP_IF_UNMODIFIED_SINCE",
+)
+
+
+def _not_modified_problems(
+    request: HostileRequest, clients: dict[bool, Client]
+) -> list[str]:
+    """A 304 only stands in for a 200 the client already holds (RFC 9110,
+    13.2.1): the same request without its preconditions must answer 200."""
+    if request.method.upper() not in ("GET", "HEAD"):
+        return [f"a 304 to a {request.method}"]
+    unconditional = replace(
+        request,
+        headers={
+            name: value
+            for name, value in request.headers.items()
+            if name not in CONDITIONAL_HEADERS
+        },
+    )
+    status = send(clients, unconditional).status_code
+    if status != 200:
+        return [f"a 304 standing in for a {status}"]
+    return []
 
 
 def _redirect_problems(response) -> list[str]:

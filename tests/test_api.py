@@ -213,6 +213,42 @@ def test_responses_carry_an_etag_and_answer_304_when_unchanged(client, reference
     assert again.status_code == 304
 
 
+def test_a_304_answers_a_cross_origin_client_with_the_cors_headers(client, reference):
+    first = client.get(CHECK, {"path": "/v1/models"})
+    again = client.get(
+        CHECK,
+        {"path": "/v1/models"},
+        headers={"if-none-match": "*", "origin": "https://tools.example"},
+    )
+
+    assert again.status_code == 304
+    assert again["ETag"] == first["ETag"]
+    assert again["Access-Control-Allow-Origin"] == "*"
+
+
+@pytest.mark.parametrize("if_none_match", ["*", "first"])
+def test_a_refusal_is_sent_whole_whatever_the_client_holds(
+    client, reference, if_none_match
+):
+    # Found by make fuzz on PostgreSQL: "If-None-Match: *" turned a 400 into
+    # a bare 304. Preconditions only apply to successful answers (RFC 9110,
+    # 13.2.1), and a fresh client has no earlier answer to fall back on.
+    first = client.get(CHECK, {"path": "/v1/nothing-here"})
+    held = first["ETag"] if if_none_match == "first" else "*"
+
+    again = client.get(
+        CHECK, {"path": "/v1/nothing-here"}, headers={"if-none-match": held}
+    )
+    fresh = client.get(
+        CHECK, {"method": "FLY", "path": "/v1/models"}, headers={"if-none-match": "*"}
+    )
+
+    assert first.status_code == again.status_code == 404
+    assert again.json()["error"]["code"] == first.json()["error"]["code"]
+    assert fresh.status_code == 400
+    assert fresh.json()["error"]["field"] == "method"
+
+
 def test_other_origins_may_read_the_api(client, reference):
     response = client.get("/api/v1/scopes", headers={"origin": "https://tools.example"})
     preflight = client.options(CHECK, headers={"origin": "https://tools.example"})

@@ -63,7 +63,7 @@ def test_no_hostile_request_to_a_public_url_gets_a_server_error(
 
     response = send(clients, request)
 
-    found = problems(request, response)
+    found = problems(request, response, clients)
     assert not found, request.describe() + "\n" + "\n".join(found)
 
 

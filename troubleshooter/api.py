@@ -68,18 +68,21 @@ def read_only_api(view: Callable) -> Callable:
         if cached is not None:
             return cached
 
-        etag = _etag(snapshot, request)
-        not_modified = get_conditional_response(request, etag=etag)
-        if not_modified is not None:
-            return _finish(not_modified, etag)
-
         try:
             body, status = view(request, snapshot, *args, **kwargs)
         except ApiError as error:
             body, status = error.body, error.status
+        etag = _etag(snapshot, request)
         response = JsonResponse(body, status=status, json_dumps_params={"indent": None})
         response = _finish(response, etag)
         remember(request, key, response, statuses=(200, 400, 404))
+
+        # Preconditions apply to successful answers only (RFC 9110, 13.2.1):
+        # "If-None-Match: *" must not turn a refusal into a bare 304.
+        if status == 200:
+            not_modified = get_conditional_response(request, etag=etag)
+            if not_modified is not None:
+                return _finish(not_modified, etag)
         return response
 
     return wrapper
