@@ -16,6 +16,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
@@ -103,16 +104,52 @@ def key_type_names(key_types: Iterable[KeyType]) -> str:
     return ", ".join(kt.slug for kt in key_types) or "-"
 
 
-class HistoryForm(forms.ModelForm):
-    """On a history revert page, many-to-many fields show the old version.
+def newest_change(instance: Any):
+    """The newest history record of a saved object, or None: it changes with
+    every save, whoever made it and however (form, revert, load_reference)."""
+    if instance.pk is None:
+        return None
+    return (
+        type(instance)
+        .history.filter(**{instance._meta.pk.attname: instance.pk})
+        .select_related("history_user")
+        .order_by("-history_id")
+        .first()
+    )
 
+
+def change_mark(instance: Any) -> int | None:
+    """What a form remembers of the version it was opened at: the newest
+    history record's id, 0 for an object with no history yet (loaded without
+    it), None for an object not saved yet."""
+    if instance.pk is None:
+        return None
+    newest = newest_change(instance)
+    return newest.history_id if newest else 0
+
+
+class HistoryForm(forms.ModelForm):
+    """Two things every reference form needs.
+
+    A save that would overwrite someone else's newer one is refused: the form
+    remembers the version it was opened at, and the person sees their own
+    text again next to a note of who saved what in between, then saves again
+    to replace it knowingly. Without this the later of two staff members
+    editing one object would silently undo the earlier one's acknowledged
+    save.
+
+    On a history revert page, many-to-many fields show the old version:
     simple-history stores many-to-many rows with each version but fills the
     revert form from the live object, which would silently keep today's key
     types and scopes; this puts the recorded ones in front of the person.
     """
 
+    opened_at = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["opened_at"].initial = change_mark(self.instance)
+
         record = getattr(self.instance, SIMPLE_HISTORY_REVERSE_ATTR_NAME, None)
         if record is None:
             return
@@ -121,6 +158,38 @@ class HistoryForm(forms.ModelForm):
                 target = f"{field.m2m_reverse_field_name()}_id"
                 rows = getattr(record, field.name).all()
                 self.initial[field.name] = [getattr(row, target) for row in rows]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        opened_at = cleaned.get("opened_at")
+        if opened_at is None or self.instance.pk is None:
+            return cleaned
+
+        if transaction.get_connection().in_atomic_block:
+            # Two saves of one object wait for each other here (PostgreSQL), so
+            # the second sees the first's history record.
+            type(self.instance).objects.select_for_update().filter(
+                pk=self.instance.pk
+            ).exists()
+        newest = newest_change(self.instance)
+        if newest is None or newest.history_id == opened_at:
+            return cleaned
+
+        # Shown again at the newest version: saving once more replaces it.
+        self.data = self.data.copy()
+        self.data[self.add_prefix("opened_at")] = str(newest.history_id)
+        raise ValidationError(self.collision_message(newest))
+
+    def collision_message(self, newest) -> str:
+        who = newest.history_user.get_username() if newest.history_user else None
+        when = newest.history_date.strftime("%Y-%m-%d %H:%M UTC")
+        return (
+            f"This {self._meta.model._meta.verbose_name} was saved again "
+            f"{f'by {who} ' if who else ''}at {when}, after you opened it, so "
+            "your changes were not saved. They are still in the form below: "
+            "compare them with its History, then save again to replace that "
+            "version."
+        )
 
 
 class HistoryAdmin(SimpleHistoryAdmin):
@@ -135,6 +204,17 @@ class HistoryAdmin(SimpleHistoryAdmin):
         if request.method == "POST" and not self.has_change_permission(request):
             raise PermissionDenied
         return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def get_fieldsets(self, request, obj=None):
+        # Forms that name their fields would leave out the version the form
+        # was opened at, and with it the check against overwriting.
+        fieldsets = list(super().get_fieldsets(request, obj))
+        named = flatten_fieldsets(fieldsets)
+        if issubclass(self.form, HistoryForm) and "opened_at" not in named:
+            title, options = fieldsets[-1]
+            fields = (*options["fields"], "opened_at")
+            fieldsets[-1] = (title, {**options, "fields": fields})
+        return fieldsets
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name in self.checkbox_fields:

@@ -451,6 +451,70 @@ def test_two_shown_statements_are_refused_with_a_message(client, editor):
     assert RoleStatement.objects.get(role=role, shown=True).text == "Reads."
 
 
+# -- Two people editing one object -----------------------------------------------
+
+
+@pytest.fixture
+def two_editors(editor):
+    alice, bob = Client(), Client()
+    alice.force_login(editor)
+    bob.force_login(factories.staff("bob", "Editors"))
+    return alice, bob
+
+
+def test_a_save_over_a_newer_one_is_refused_and_keeps_what_was_typed(
+    two_editors, completions_write
+):
+    alice, bob = two_editors
+    url = change_url(completions_write)
+    alices_form = form_data(alice.get(url))
+    bobs_form = form_data(bob.get(url))
+    bob.post(url, {**bobs_form, "description": "Bob's words."})
+
+    refused = alice.post(url, {**alices_form, "description": "Alice's words."})
+
+    assert refused.status_code == 200
+    page = refused.content.decode()
+    assert "was saved again by bob at" in page
+    assert "your changes were not saved" in page
+    form = refused.context["adminform"].form
+    assert form["description"].value() == "Alice's words."
+    completions_write.refresh_from_db()
+    assert completions_write.description == "Bob's words."
+
+
+def test_saving_again_after_the_warning_replaces_the_newer_version(
+    two_editors, completions_write
+):
+    alice, bob = two_editors
+    url = change_url(completions_write)
+    alices_form = form_data(alice.get(url))
+    bob.post(url, {**form_data(bob.get(url)), "description": "Bob's words."})
+    refused = alice.post(url, {**alices_form, "description": "Alice's words."})
+
+    again = alice.post(url, form_data(refused))
+
+    assert again.status_code == 302
+    completions_write.refresh_from_db()
+    assert completions_write.description == "Alice's words."
+    # Bob's save is not lost either: it is a version in the history.
+    descriptions = completions_write.history.values_list("description", flat=True)
+    assert {"Bob's words.", "Alice's words."} <= set(descriptions)
+
+
+def test_one_person_saving_twice_in_a_row_is_never_warned(editor, completions_write):
+    client = Client()
+    client.force_login(editor)
+    url = change_url(completions_write)
+
+    for words in ("First words.", "Second words."):
+        answer = client.post(url, {**form_data(client.get(url)), "description": words})
+        assert answer.status_code == 302
+
+    completions_write.refresh_from_db()
+    assert completions_write.description == "Second words."
+
+
 # -- The mark-verified action ---------------------------------------------------
 
 
