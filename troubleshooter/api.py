@@ -11,11 +11,11 @@ from functools import wraps
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
-from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.cache import patch_cache_control
 
 from scopes.services import current_snapshot
 from scopes.snapshot import KEY_TYPE_SLUGS, PLANES, SCOPE_GROUPS, Snapshot
-from troubleshooter.caching import page_key, recall, remember
+from troubleshooter.caching import not_modified, page_key, recall, remember
 from troubleshooter.diagnosis import CONTEXTS, Diagnosis, Question, diagnose
 from troubleshooter.openapi import openapi_document
 from troubleshooter.paths import METHODS, match_endpoint, normalise_method
@@ -76,14 +76,7 @@ def read_only_api(view: Callable) -> Callable:
         response = JsonResponse(body, status=status, json_dumps_params={"indent": None})
         response = _finish(response, etag)
         remember(request, key, response, statuses=(200, 400, 404))
-
-        # Preconditions apply to successful answers only (RFC 9110, 13.2.1):
-        # "If-None-Match: *" must not turn a refusal into a bare 304.
-        if status == 200:
-            not_modified = get_conditional_response(request, etag=etag)
-            if not_modified is not None:
-                return _finish(not_modified, etag)
-        return response
+        return not_modified(request, response) or response
 
     return wrapper
 

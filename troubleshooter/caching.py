@@ -91,7 +91,7 @@ def remember(
     """Keep a finished answer's bytes and headers, if it is one worth keeping."""
     if response.status_code not in statuses or response.streaming:
         return
-    headers = [(h, response[h]) for h in _KEPT_HEADERS if h in response]
+    headers = _kept_headers(response)
     size = len(response.content) + sum(len(h) + len(v) for h, v in headers)
     entry = (response.status_code, response.content, headers)
     if page_store().set(key, entry, size) and len(_kept_paths) < _MAX_KEPT_PATHS:
@@ -105,22 +105,43 @@ def recall(request: HttpRequest, key: str) -> HttpResponse | None:
         return None
 
     status, content, headers = entry
-    etag = dict(headers).get("ETag")
-    if status == 200 and etag:
-        # Preconditions apply to successful answers only (RFC 9110,
-        # 13.2.1): a redirect answered 304 would leave nowhere to go.
-        if get_conditional_response(request, etag=etag) is not None:
-            not_modified = HttpResponseNotModified()
-            for header, value in headers:
-                if header not in _BODY_HEADERS:
-                    not_modified[header] = value
-            return not_modified
+    not_modified = _not_modified(request, status, headers)
+    if not_modified is not None:
+        return not_modified
 
     response = HttpResponse(content, status=status)
     for header, value in headers:
         response[header] = value
     response["Content-Length"] = str(len(content))
     return response
+
+
+def not_modified(request: HttpRequest, response: HttpResponse) -> HttpResponse | None:
+    """A 304 for a client that already holds this fresh ``response``, or None."""
+    return _not_modified(request, response.status_code, _kept_headers(response))
+
+
+def _not_modified(
+    request: HttpRequest, status: int, headers: list[tuple[str, str]]
+) -> HttpResponse | None:
+    etag = dict(headers).get("ETag")
+    # Preconditions apply to successful answers only (RFC 9110, 13.2.1): a
+    # redirect answered 304 would leave nowhere to go, and "If-None-Match: *"
+    # must not turn a refusal into a bare 304.
+    if status != 200 or not etag:
+        return None
+    if get_conditional_response(request, etag=etag) is None:
+        return None
+
+    response = HttpResponseNotModified()
+    for header, value in headers:
+        if header not in _BODY_HEADERS:
+            response[header] = value
+    return response
+
+
+def _kept_headers(response: HttpResponse) -> list[tuple[str, str]]:
+    return [(h, response[h]) for h in _KEPT_HEADERS if h in response]
 
 
 def cached_page(view: Callable) -> Callable:
