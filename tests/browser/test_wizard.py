@@ -303,11 +303,12 @@ def test_a_pasted_curl_command_finds_its_call_and_its_key_stays_in_the_browser(p
     assert sent and not any(key in url for url in sent)
 
 
-def test_answering_while_the_list_is_still_loading_leaves_no_error(page):
+def choose_while_the_narrowed_list_is_held(page) -> list:
+    """Type in the find box on a slow connection, then choose a call from the
+    list still shown; returns the held requests for the narrowed list."""
     held = []
 
     def hold_the_list(route):
-        # A slow connection: the narrowed list is held until the step is answered.
         if route.request.headers.get("hx-target") == "target-list":
             held.append(route)
         else:
@@ -321,7 +322,13 @@ def test_answering_while_the_list_is_still_loading_leaves_no_error(page):
             break
         page.wait_for_timeout(50)
     assert held, "the narrowed list should be on its way"
+
     page.locator('input[value="POST /v1/chat/completions"]').check()
+    return held
+
+
+def test_answering_while_the_list_is_still_loading_leaves_no_error(page):
+    held = choose_while_the_narrowed_list_is_held(page)
     page.get_by_role("button", name="Next").click()
     expect(page.locator("h1")).to_have_text("Which of these scopes does the key have?")
 
@@ -334,23 +341,7 @@ def test_answering_while_the_list_is_still_loading_leaves_no_error(page):
 
 
 def test_a_list_that_lands_after_the_choice_shows_it_chosen_at_once(page):
-    held = []
-
-    def hold_the_list(route):
-        if route.request.headers.get("hx-target") == "target-list":
-            held.append(route)
-        else:
-            route.continue_()
-
-    page.route("**/diagnose/**", hold_the_list)
-    page.goto("/diagnose/completions/?key_type=workspace_service")
-    page.fill("#target-find", "chat")
-    for _ in range(100):
-        if held:
-            break
-        page.wait_for_timeout(50)
-    assert held, "the narrowed list should be on its way"
-    page.locator('input[value="POST /v1/chat/completions"]').check()
+    held = choose_while_the_narrowed_list_is_held(page)
     # What a "Next" pressed the moment the new list appears would find: read in
     # the same task as the swap, before any timer of htmx's has run.
     page.evaluate(
