@@ -378,7 +378,8 @@ def hold_reference_data() -> bool:
         )
         return False
     finally:
-        # Nothing of this start-up work may be shared with a forked process.
+        # This runs outside any request, so nothing would ever close the
+        # connection it opened; requests open their own.
         connections.close_all()
     logger.info("This process holds the reference data, version %s", snapshot.version)
     return True
